@@ -1,0 +1,69 @@
+# totpd: build, install and test. `make test` and `make install` need root on Debian 12:
+# they install missing packages, create test users and PAM services.
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+PAMDIR     ?= /lib/$(MULTIARCH)/security
+SWIFT      ?= swift
+PYTHON     ?= /usr/bin/python3
+BUILD      := build
+
+DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev pamtester oathtool python3-pytest passwd util-linux binutils
+
+PAM_SOURCES := $(wildcard Sources/pam_totpd/*.c) $(wildcard Sources/pam_totpd/include/*.h)
+PAM_CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -D_FORTIFY_SOURCE=2 \
+               -fstack-protector-strong -ISources/pam_totpd/include
+PAM_LDFLAGS := -shared -Wl,--version-script=Sources/pam_totpd/pam_totpd.map -Wl,-z,relro,-z,now
+C_TEST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -ISources/pam_totpd/include \
+                 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all build install test deps test-swift test-c test-system clean
+
+all: build
+
+build: $(BUILD)/pam_totpd.so
+	$(SWIFT) build -c release --product totpd
+	$(SWIFT) build -c release --product totpctl
+
+# Built with cc, not SwiftPM: a SwiftPM dynamic library would load the Swift runtime into sshd.
+$(BUILD)/pam_totpd.so: $(PAM_SOURCES) Sources/pam_totpd/pam_totpd.map
+	@mkdir -p $(BUILD)
+	$(CC) $(PAM_CFLAGS) $(PAM_LDFLAGS) -o $@ $(filter %.c,$(PAM_SOURCES)) -lpam
+
+install: build
+	install -D -m 0755 .build/release/totpd $(DESTDIR)$(PREFIX)/sbin/totpd
+	install -D -m 0755 .build/release/totpctl $(DESTDIR)$(PREFIX)/bin/totpctl
+	install -D -m 0644 $(BUILD)/pam_totpd.so $(DESTDIR)$(PAMDIR)/pam_totpd.so
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:" $$missing; \
+	    if [ "$$(id -u)" != 0 ]; then echo "make test needs root to install them" >&2; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+test: deps test-c test-swift test-system
+
+test-c: $(BUILD)/pam_totpd.so
+	@mkdir -p $(BUILD)/tests
+	for t in args client; do \
+	    $(CC) $(C_TEST_CFLAGS) -o $(BUILD)/tests/test_$$t Tests/pam/test_$$t.c Sources/pam_totpd/$$t.c || exit 1; \
+	    $(BUILD)/tests/test_$$t || exit 1; \
+	done
+
+test-swift:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Real binaries, real libpam (pamtester), real users: needs root.
+test-system: $(BUILD)/pam_totpd.so
+	$(SWIFT) build
+	TOTPD_BIN=$(CURDIR)/.build/debug/totpd TOTPCTL_BIN=$(CURDIR)/.build/debug/totpctl \
+	PAM_MODULE=$(CURDIR)/$(BUILD)/pam_totpd.so \
+	    $(PYTHON) -m pytest -p no:cacheprovider -v Tests/system
+
+clean:
+	rm -rf $(BUILD) .build

@@ -1,0 +1,21 @@
+#ifndef TOTPD_SYSTEM_H
+#define TOTPD_SYSTEM_H
+
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/* Swift's Glibc module does not export struct ucred (it is behind _GNU_SOURCE), so the
+   SO_PEERCRED result is read into this mirror; the assertions keep the layouts equal. */
+typedef struct {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+} totpd_peer_credentials;
+
+_Static_assert(sizeof(totpd_peer_credentials) == 3 * sizeof(int), "struct ucred is three ints on Linux");
+
+/* prctl is variadic, which Swift cannot call. */
+static inline int totpd_disable_dumps(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+
+#endif

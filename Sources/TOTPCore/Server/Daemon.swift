@@ -1,0 +1,23 @@
+import Logging
+import NIOCore
+
+/// Wires the daemon together. The executable and the tests both call this, so tests run
+/// exactly the production wiring with their own clock and paths.
+package enum Daemon {
+    package static func makeServer(
+        configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), logger: Logger
+    ) throws -> Server {
+        try PrivateFiles.prepareDirectory(configuration.stateDirectory)
+        for suffix in ["-wal", "-shm"] {
+            try PrivateFiles.checkFileIfPresent(configuration.databasePath + suffix, what: "database file")
+        }
+        try PrivateFiles.preparePrivateFile(configuration.databasePath, what: "database file")
+        let key = try PrivateFiles.loadOrCreateKey(configuration.keyFilePath)
+        let store = try Store(path: configuration.databasePath, key: key)
+        logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])
+        let handler = RequestHandler(store: store, configuration: configuration, clock: clock, logger: logger)
+        return Server(
+            socketPath: configuration.socketPath, handler: handler, logger: logger,
+            requestDeadline: .milliseconds(configuration.requestTimeoutMilliseconds))
+    }
+}

@@ -1,0 +1,22 @@
+import GRDB
+
+/// One audit row. Never holds a code or a secret.
+struct AuditRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "audit"
+
+    var time: Int64
+    var event: String
+    var user: String?
+    var service: String?
+    var rhost: String?
+    var tty: String?
+    var callerUID: Int64
+    var callerPID: Int64
+    var result: String
+
+    enum CodingKeys: String, CodingKey {
+        case time, event, user, service, rhost, tty, result
+        case callerUID = "caller_uid"
+        case callerPID = "caller_pid"
+    }
+}

@@ -1,0 +1,33 @@
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Makes the socket path ready for bind: a leftover socket from a crashed daemon is removed,
+/// but a live daemon or a file that is not a socket stops startup.
+package enum SocketPath {
+    package static func prepareForBind(_ path: String) throws(PrivateFiles.SetupError) {
+        let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if !parent.isEmpty && mkdir(parent, 0o755) == 0 {
+            chmod(parent, 0o755)  // clients of every uid must be able to reach the socket
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw PrivateFiles.SetupError(description: "socket path \(path) exists and is not a socket; remove it or choose another path")
+        }
+        guard !acceptsConnections(path) else {
+            throw PrivateFiles.SetupError(description: "another process is already serving \(path); stop it first")
+        }
+        unlink(path)
+    }
+
+    private static func acceptsConnections(_ path: String) -> Bool {
+        guard let address = try? SocketAddress(unixDomainSocketPath: path) else { return false }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return address.withSockAddr { connect(fd, $0, socklen_t($1)) } == 0
+    }
+}

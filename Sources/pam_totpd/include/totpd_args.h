@@ -1,0 +1,33 @@
+/* Module arguments from the PAM configuration line, parsed into a typed struct.
+   No PAM dependency, so the parser is unit-tested on its own. */
+#ifndef TOTPD_ARGS_H
+#define TOTPD_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define TOTPD_DEFAULT_SOCKET "/run/totpd/socket"
+
+enum {
+    /* sizeof(((struct sockaddr_un *)0)->sun_path) on Linux; args.c asserts it. The path and
+       its NUL must fit. */
+    TOTPD_SOCKET_PATH_SIZE = 108,
+    TOTPD_DEFAULT_TIMEOUT_SECONDS = 3,
+    TOTPD_MIN_TIMEOUT_SECONDS = 1,
+    TOTPD_MAX_TIMEOUT_SECONDS = 60,
+};
+
+typedef struct totpd_args {
+    char socket_path[TOTPD_SOCKET_PATH_SIZE]; /* absolute, NUL-terminated */
+    unsigned timeout_seconds;                 /* bounds connect + send + receive together */
+    bool debug;                               /* extra LOG_DEBUG lines (never the code) */
+} totpd_args;
+
+/* Fills *args from argv: defaults first, then each of `socket=PATH`, `timeout=SECONDS` and
+   `debug`, each at most once. Returns 0 on success. On any unknown, malformed or repeated
+   argument returns -1 and writes a NUL-terminated explanation naming the argument into
+   error (if error_size > 0); *args is then unspecified. */
+int totpd_args_parse(int argc, const char *const *argv, totpd_args *args, char *error,
+                     size_t error_size);
+
+#endif

@@ -1,0 +1,265 @@
+/* pam_totpd: the PAM entry points. The module prompts for a code, asks totpd over its socket
+   and maps the answer to a PAM code; it never sees a secret. Argument parsing (args.c) and the
+   socket client (client.c) live apart so they can be tested without PAM. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "totpd_args.h"
+#include "totpd_client.h"
+#include "totpd_wire.h"
+
+/* The .so is built with -fvisibility=hidden; only these two are exported (see pam_totpd.map). */
+#define TOTPD_EXPORT __attribute__((visibility("default")))
+
+static const char CODE_PROMPT[] = "Verification code: ";
+static const char WRONG_CODE_TEXT[] = "Wrong code.";
+static const char UNAVAILABLE_TEXT[] = "The verification service is unavailable.";
+
+static const char *result_name(uint8_t result) {
+    switch (result) {
+    case TOTPD_RESULT_OK:
+        return "OK";
+    case TOTPD_RESULT_REJECTED:
+        return "REJECTED";
+    case TOTPD_RESULT_NOT_ENROLLED:
+        return "NOT_ENROLLED";
+    case TOTPD_RESULT_LOCKED:
+        return "LOCKED";
+    case TOTPD_RESULT_DENIED:
+        return "DENIED";
+    case TOTPD_RESULT_BAD_REQUEST:
+        return "BAD_REQUEST";
+    case TOTPD_RESULT_UNSUPPORTED_VERSION:
+        return "UNSUPPORTED_VERSION";
+    case TOTPD_RESULT_UNKNOWN_USER:
+        return "UNKNOWN_USER";
+    case TOTPD_RESULT_INTERNAL_ERROR:
+        return "INTERNAL_ERROR";
+    default:
+        return "an unknown result code";
+    }
+}
+
+/* Error text for the user; PAM_SILENT asks modules not to talk. */
+static void tell_user(pam_handle_t *pamh, bool silent, const char *text) {
+    if (!silent)
+        (void)pam_error(pamh, "%s", text);
+}
+
+static int64_t monotonic_ms(void) {
+    struct timespec now;
+    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+        return 0;
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Adds the PAM item (service, remote host or tty) for the daemon's audit log when it is set,
+   cut to the field limit without splitting a UTF-8 character. */
+static totpd_status add_audit_item(pam_handle_t *pamh, totpd_request *request, int item,
+                                   uint8_t tag, size_t max_length) {
+    const void *value = NULL;
+    if (pam_get_item(pamh, item, &value) != PAM_SUCCESS || value == NULL ||
+        *(const char *)value == '\0')
+        return TOTPD_CLIENT_OK;
+    const char *text = value;
+    return totpd_request_add_string(request, tag, text, totpd_utf8_prefix_length(text, max_length));
+}
+
+static totpd_status build_verify(pam_handle_t *pamh, totpd_request *request, uint8_t *buffer,
+                                 size_t capacity, const char *user, const char *code) {
+    totpd_status status = totpd_request_begin(request, buffer, capacity, TOTPD_OP_VERIFY);
+    if (status == TOTPD_CLIENT_OK)
+        status = totpd_request_add_string(request, TOTPD_TAG_USER, user, strlen(user));
+    if (status == TOTPD_CLIENT_OK)
+        status = totpd_request_add_string(request, TOTPD_TAG_CODE, code, strlen(code));
+    if (status == TOTPD_CLIENT_OK)
+        status =
+            add_audit_item(pamh, request, PAM_SERVICE, TOTPD_TAG_SERVICE, TOTPD_MAXLEN_SERVICE);
+    if (status == TOTPD_CLIENT_OK)
+        status = add_audit_item(pamh, request, PAM_RHOST, TOTPD_TAG_RHOST, TOTPD_MAXLEN_RHOST);
+    if (status == TOTPD_CLIENT_OK)
+        status = add_audit_item(pamh, request, PAM_TTY, TOTPD_TAG_TTY, TOTPD_MAXLEN_TTY);
+    return status;
+}
+
+TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+    const bool silent = (flags & PAM_SILENT) != 0;
+    int retval = PAM_AUTH_ERR;
+    int rc;
+    totpd_args args;
+    char problem[256];
+    const char *user = NULL;
+    char *code = NULL;
+    uint8_t frame[TOTPD_MAX_REQUEST_FRAME]; /* holds the code once built */
+    totpd_request request;
+    totpd_response response;
+    totpd_status status;
+    int error_number = 0;
+    int64_t started;
+
+    memset(&response, 0, sizeof response);
+
+    if (totpd_args_parse(argc, argv, &args, problem, sizeof problem) != 0) {
+        pam_syslog(pamh, LOG_ERR, "bad module argument: %s", problem);
+        retval = PAM_SERVICE_ERR;
+        goto out;
+    }
+
+    rc = pam_get_user(pamh, &user, NULL);
+    if (rc != PAM_SUCCESS || user == NULL) {
+        pam_syslog(pamh, LOG_NOTICE, "cannot determine the user name: %s", pam_strerror(pamh, rc));
+        retval = PAM_USER_UNKNOWN;
+        goto out;
+    }
+    /* The name is checked before it is logged: no control characters reach syslog. */
+    if (!totpd_user_is_acceptable(user)) {
+        pam_syslog(pamh, LOG_NOTICE,
+                   "refusing a user name that is empty, longer than %d bytes, not UTF-8 or "
+                   "contains control characters",
+                   TOTPD_MAXLEN_USER);
+        retval = PAM_AUTH_ERR;
+        goto out;
+    }
+
+    /* Prompt before asking the daemon anything, so the dialogue is the same whether or not the
+       user is enrolled. */
+    rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", CODE_PROMPT);
+    if (rc != PAM_SUCCESS || code == NULL) {
+        pam_syslog(pamh, LOG_ERR, "conversation failed for user \"%s\": %s", user,
+                   pam_strerror(pamh, rc));
+        retval = PAM_CONV_ERR;
+        goto out;
+    }
+
+    /* Not a code at all: say no without bothering the daemon (and without logging it). */
+    if (!totpd_code_is_wellformed(code)) {
+        pam_syslog(pamh, LOG_NOTICE,
+                   "user \"%s\" entered something that is not a %d to %d digit code", user,
+                   TOTPD_CODE_MIN_DIGITS, TOTPD_CODE_MAX_DIGITS);
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        retval = PAM_AUTH_ERR;
+        goto out;
+    }
+
+    status = build_verify(pamh, &request, frame, sizeof frame, user, code);
+    if (status != TOTPD_CLIENT_OK) {
+        pam_syslog(pamh, LOG_ERR, "cannot build the request for user \"%s\": %s", user,
+                   totpd_status_text(status));
+        tell_user(pamh, silent, UNAVAILABLE_TEXT);
+        retval = PAM_AUTHINFO_UNAVAIL;
+        goto out;
+    }
+
+    if (args.debug)
+        pam_syslog(pamh, LOG_DEBUG, "asking totpd at %s to verify user \"%s\" (timeout %u s)",
+                   args.socket_path, user, args.timeout_seconds);
+    started = monotonic_ms();
+    status = totpd_exchange(args.socket_path, args.timeout_seconds * 1000u, request.frame,
+                            request.length, &response, &error_number);
+    if (status != TOTPD_CLIENT_OK) {
+        char reason[128] = "";
+        if (error_number != 0) {
+            /* GNU strerror_r: thread-safe, returns the text (maybe not in reason). */
+            const char *text = strerror_r(error_number, reason, sizeof reason);
+            pam_syslog(pamh, LOG_ERR, "totpd at %s is unavailable: %s: %s", args.socket_path,
+                       totpd_status_text(status), text);
+        } else {
+            pam_syslog(pamh, LOG_ERR, "totpd at %s is unavailable: %s", args.socket_path,
+                       totpd_status_text(status));
+        }
+        tell_user(pamh, silent, UNAVAILABLE_TEXT);
+        retval = PAM_AUTHINFO_UNAVAIL;
+        goto out;
+    }
+    if (args.debug)
+        pam_syslog(pamh, LOG_DEBUG, "totpd answered %s for user \"%s\" in %" PRId64 " ms%s%s",
+                   result_name(response.result), user, monotonic_ms() - started,
+                   response.has_message ? ": " : "", response.has_message ? response.message : "");
+
+    /* The one place where answers become PAM codes (docs/PROTOCOL.md, "Result codes"). Every
+       refusal shows the same text, so the dialogue does not reveal enrollment. */
+    switch (response.result) {
+    case TOTPD_RESULT_OK:
+        pam_syslog(pamh, LOG_INFO, "accepted the code of user \"%s\"", user);
+        retval = PAM_SUCCESS;
+        break;
+    case TOTPD_RESULT_REJECTED:
+        pam_syslog(pamh, LOG_NOTICE, "wrong or already used code for user \"%s\"", user);
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        retval = PAM_AUTH_ERR;
+        break;
+    case TOTPD_RESULT_NOT_ENROLLED:
+        pam_syslog(pamh, LOG_NOTICE, "user \"%s\" has no active enrollment", user);
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        retval = PAM_AUTH_ERR;
+        break;
+    case TOTPD_RESULT_DENIED:
+        pam_syslog(pamh, LOG_WARNING, "totpd refused to verify user \"%s\" for uid %u%s%s", user,
+                   (unsigned)getuid(), response.has_message ? ": " : "",
+                   response.has_message ? response.message : "");
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        retval = PAM_AUTH_ERR;
+        break;
+    case TOTPD_RESULT_UNKNOWN_USER:
+        pam_syslog(pamh, LOG_NOTICE, "totpd does not know user \"%s\"", user);
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        retval = PAM_AUTH_ERR;
+        break;
+    case TOTPD_RESULT_LOCKED:
+        if (response.has_retry_after) {
+            pam_syslog(pamh, LOG_NOTICE, "user \"%s\" is locked out for %" PRIu64 " more seconds",
+                       user, response.retry_after);
+            if (!silent)
+                (void)pam_error(pamh, "Too many attempts. Try again in %" PRIu64 " seconds.",
+                                response.retry_after);
+        } else {
+            pam_syslog(pamh, LOG_NOTICE, "user \"%s\" is locked out", user);
+            tell_user(pamh, silent, "Too many attempts. Try again later.");
+        }
+        retval = PAM_MAXTRIES;
+        break;
+    case TOTPD_RESULT_BAD_REQUEST:
+    case TOTPD_RESULT_UNSUPPORTED_VERSION:
+    case TOTPD_RESULT_INTERNAL_ERROR:
+    default:
+        /* Fail closed on anything the module cannot act on. */
+        pam_syslog(pamh, LOG_ERR, "totpd answered %s (%u) for user \"%s\"%s%s",
+                   result_name(response.result), (unsigned)response.result, user,
+                   response.has_message ? ": " : "", response.has_message ? response.message : "");
+        tell_user(pamh, silent, UNAVAILABLE_TEXT);
+        retval = PAM_AUTHINFO_UNAVAIL;
+        break;
+    }
+
+out:
+    /* The request frame and the response text held the code or what the daemon said of it. */
+    explicit_bzero(&response, sizeof response);
+    explicit_bzero(frame, sizeof frame);
+    if (code != NULL) {
+        explicit_bzero(code, strlen(code));
+        free(code);
+    }
+    return retval;
+}
+
+TOTPD_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+    /* No credentials to establish: a verification code grants nothing beyond authentication. */
+    (void)pamh;
+    (void)flags;
+    (void)argc;
+    (void)argv;
+    return PAM_SUCCESS;
+}

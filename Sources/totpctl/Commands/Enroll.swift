@@ -1,0 +1,35 @@
+import ArgumentParser
+import TOTPCore
+
+struct Enroll: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start an enrollment: get a new secret for your authenticator app.",
+        discussion: """
+            Prints the otpauth URI and the secret; then confirm with a code from the app:
+              totpctl enroll
+              totpctl confirm --code 123456
+            """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var account: UserOptions
+    @Flag(help: "Print one JSON object (user, secret, uri, expires) for scripts.")
+    var json = false
+
+    func run() async throws {
+        let response = try await connection.call(.enrollBegin(user: try account.resolvedUser()))
+        guard let user = response.string(.user), let secret = response.string(.secret),
+            let uri = response.string(.uri), let expires = OutputFormat.timestamp(response.u64(.expiresAt).map { Int64($0) })
+        else { throw ValidationError("the daemon's answer lacks enrollment fields") }
+        if json {
+            print(try OutputFormat.json(["user": user, "secret": secret, "uri": uri, "expires": expires]))
+        } else {
+            print("""
+                Add this account to your authenticator app:
+                  URI:    \(uri)
+                  Secret: \(secret)
+                Then confirm before \(expires) with a code from the app:
+                  totpctl confirm --code CODE
+                """)
+        }
+    }
+}

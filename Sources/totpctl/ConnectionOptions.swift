@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import TOTPCore
+
+/// Options every subcommand shares: where the daemon is.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "The daemon's socket (default: $TOTPD_SOCKET, else /run/totpd/socket).")
+    var socket: String?
+
+    var client: DaemonClient {
+        DaemonClient(
+            socketPath: socket ?? ProcessInfo.processInfo.environment["TOTPD_SOCKET"]
+                ?? DaemonConfiguration.defaultSocketPath)
+    }
+
+    /// Sends the request and returns an OK response; anything else becomes the command's error.
+    func call(_ request: Request) async throws -> Response {
+        let response = try await client.send(request)
+        guard response.result == .ok else {
+            throw DaemonRefusal(result: response.result, explanation: response.explanation)
+        }
+        return response
+    }
+}
+
+/// Options of the subcommands that act on one account, the caller's own by default.
+struct UserOptions: ParsableArguments {
+    @Option(help: "The account to act on (default: yours).")
+    var user: String?
+
+    func resolvedUser() throws -> String {
+        if let user { return user }
+        guard let name = UserDirectory.name(ofUID: getuid()) else {
+            throw ValidationError("cannot find the name of uid \(getuid()); pass --user")
+        }
+        return name
+    }
+}
+
+struct DaemonRefusal: Error, CustomStringConvertible {
+    var result: ResultCode
+    var explanation: String?
+
+    var description: String {
+        let meaning: String =
+            switch result {
+            case .ok: "done"
+            case .rejected: "the code was not accepted"
+            case .notEnrolled: "not enrolled"
+            case .locked: "too many attempts; try again later"
+            case .denied: "permission denied"
+            case .badRequest: "the daemon rejected the request as malformed"
+            case .unsupportedVersion: "the daemon speaks another protocol version"
+            case .unknownUser: "no such account"
+            case .internalError: "the daemon failed; see its log"
+            }
+        return explanation.map { "\(meaning): \($0)" } ?? meaning
+    }
+}

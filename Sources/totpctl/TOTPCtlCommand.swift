@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct TOTPCtlCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "totpctl",
+        abstract: "Enroll in and administer totpd, the TOTP second factor for logins.",
+        subcommands: [Enroll.self, Confirm.self, Status.self, List.self, Revoke.self])
+}

@@ -1,0 +1,119 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import TOTPCore
+
+@Suite(.serialized) struct ServerTests {
+    let user = TestDaemon.currentUser
+
+    @Test func enrollVerifyReplayRevokeThroughTheSocket() async throws {
+        try await TestDaemon.run { daemon in
+            let begun = try await daemon.client.send(.enrollBegin(user: user))
+            #expect(begun.result == .ok)
+            let uri = try #require(begun.fields.first { $0.tag == FieldTag.uri.rawValue }?.stringValue)
+            #expect(uri.hasPrefix("otpauth://totp/test-host:\(user)?secret="))
+            let secret = try #require(begun.fields.first { $0.tag == FieldTag.secret.rawValue }?.stringValue)
+            #expect(try await daemon.client.send(.status(user: user)).fields.contains(.string(.state, "pending")))
+            #expect(try await daemon.client.send(.enrollConfirm(user: user, code: daemon.code(secret))).result == .ok)
+
+            daemon.clock.advance(by: 30)
+            let code = try daemon.code(secret)
+            let verify = Request.verify(user: user, code: code, context: AuditContext(service: "test"))
+            #expect(try await daemon.client.send(verify).result == .ok)
+            #expect(try await daemon.client.send(verify).result == .rejected)
+
+            if getuid() == 0 {
+                #expect(try await daemon.client.send(.revoke(user: user)).result == .ok)
+                daemon.clock.advance(by: 30)
+                let next = Request.verify(user: user, code: try daemon.code(secret), context: AuditContext())
+                #expect(try await daemon.client.send(next).result == .notEnrolled)
+            }
+        }
+    }
+
+    @Test func malformedInputGetsAClearErrorAndChangesNothing() async throws {
+        try await TestDaemon.run { daemon in
+            let secret = try await daemon.enroll(user)
+            let statusBefore = try await daemon.client.send(.status(user: user))
+            let cases: [(WireMessage, ResultCode, String)] = [
+                (WireMessage(code: 99), .badRequest, "unknown operation 99"),
+                (WireMessage(code: Operation.verify.rawValue, fields: [.string(.user, user)]), .badRequest, "code is missing"),
+                (WireMessage(code: Operation.verify.rawValue, fields: [.string(.user, user), .string(.code, "12a456")]), .badRequest, "6 to 8 digits"),
+                (WireMessage(code: Operation.verify.rawValue, fields: [.string(.user, user), .string(.code, "12345")]), .badRequest, "6 to 8 digits"),
+                (WireMessage(code: Operation.status.rawValue, fields: [.string(.user, user), .string(.user, user)]), .badRequest, "more than once"),
+                (WireMessage(code: Operation.status.rawValue, fields: [.string(.user, user), .string(.code, "123456")]), .badRequest, "not accepted by status"),
+                (WireMessage(code: Operation.status.rawValue, fields: [WireField(tag: 200, value: [1])]), .badRequest, "not accepted"),
+                (WireMessage(code: Operation.status.rawValue, fields: [.string(.user, "a\nb")]), .badRequest, "control characters"),
+                (WireMessage(code: Operation.status.rawValue, fields: [WireField(tag: FieldTag.user.rawValue, value: [0xFF, 0xFE])]), .badRequest, "UTF-8"),
+                (WireMessage(code: Operation.status.rawValue, fields: [WireField(tag: FieldTag.user.rawValue, value: Array(repeating: 97, count: 300))]), .badRequest, "longer than 256"),
+            ]
+            for (message, expected, text) in cases {
+                let response = try Response(decoding: try await daemon.client.exchange(message))
+                #expect(response.result == expected, "\(message)")
+                #expect(response.explanation?.contains(text) == true, "\(response.explanation ?? "no explanation")")
+            }
+            // Frames that are broken below the message level.
+            let raw: [([UInt8], ResultCode, String)] = [
+                ([0, 1, 0, 0] + Array(repeating: 0, count: 16), .badRequest, "exceeds the limit of 4096"),
+                ([0, 0, 0, 0], .badRequest, "empty body"),
+                ([0, 0, 0, 1, 1], .badRequest, "shorter than 2 bytes"),
+                ([0, 0, 0, 2, 2, 4], .unsupportedVersion, "version 2"),
+                ([0, 0, 0, 5, 1, 4, 1, 0, 9], .badRequest, "runs past the end"),
+            ]
+            for (bytes, expected, text) in raw {
+                let reply = try await daemon.client.exchange(rawFrame: ByteBuffer(bytes: bytes), prefixLength: false)
+                let response = try Response(decoding: try WireMessage.decode(reply))
+                #expect(response.result == expected, "\(bytes)")
+                #expect(response.explanation?.contains(text) == true, "\(response.explanation ?? "no explanation")")
+            }
+            #expect(try await daemon.client.send(.status(user: user)) == statusBefore)
+            daemon.clock.advance(by: 30)
+            let verify = Request.verify(user: user, code: try daemon.code(secret), context: AuditContext())
+            #expect(try await daemon.client.send(verify).result == .ok)
+        }
+    }
+
+    @Test func silentClientIsDisconnectedAndOthersAreServed() async throws {
+        try await TestDaemon.run(requestTimeoutMilliseconds: 300) { daemon in
+            let started = ContinuousClock.now
+            // Half a frame, then silence: the daemon must hang up on its own.
+            await #expect(throws: (any Error).self) {
+                _ = try await daemon.client.exchange(rawFrame: ByteBuffer(bytes: [0, 0, 0, 10, 1]), prefixLength: false)
+            }
+            #expect(ContinuousClock.now - started < .seconds(5))
+            let status = try await daemon.client.send(.status(user: user))
+            #expect(status.result == .ok)
+        }
+    }
+
+    @Test func refusesToStartWithAnExposedStateDirectory() throws {
+        let directory = try TemporaryDirectory()
+        let state = directory.path + "/state"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        let configuration = DaemonConfiguration(socketPath: directory.path + "/socket", stateDirectory: state, issuer: "t")
+        do {
+            _ = try Daemon.makeServer(configuration: configuration, logger: .init(label: "test"))
+            Issue.record("daemon started with a world-readable state directory")
+        } catch {
+            #expect("\(error)".contains(state))
+            #expect("\(error)".contains("chmod 700"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: state + "/totpd.sqlite"))
+    }
+
+    @Test func refusesToStartWithAnExposedKeyFile() throws {
+        let directory = try TemporaryDirectory()
+        let state = directory.path + "/state"
+        let configuration = DaemonConfiguration(socketPath: directory.path + "/socket", stateDirectory: state, issuer: "t")
+        _ = try Daemon.makeServer(configuration: configuration, logger: .init(label: "test"))
+        chmod(configuration.keyFilePath, 0o644)
+        do {
+            _ = try Daemon.makeServer(configuration: configuration, logger: .init(label: "test"))
+            Issue.record("daemon started with a readable key file")
+        } catch {
+            #expect("\(error)".contains(configuration.keyFilePath))
+            #expect("\(error)".contains("chmod 600"))
+        }
+    }
+}

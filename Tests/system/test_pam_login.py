@@ -1,0 +1,108 @@
+"""The core path end to end: real daemon, real CLI, oathtool codes, real libpam via pamtester."""
+
+import json
+import socket
+import threading
+import time
+
+from conftest import Tools, totp, wrong_code
+
+AUTH_OK = "successfully authenticated"
+AUTH_FAILED = "Authentication failure"
+UNAVAILABLE = "Authentication service cannot retrieve authentication info"
+
+
+def enroll(tools, user):
+    begun = tools.totpctl("enroll", "--user", user, "--json")
+    assert begun.returncode == 0, begun.stderr
+    enrollment = json.loads(begun.stdout)
+    assert enrollment["user"] == user
+    assert enrollment["uri"].startswith(f"otpauth://totp/system-test:{user}?secret={enrollment['secret']}")
+    assert enrollment["expires"]
+    confirmed = tools.totpctl("confirm", "--user", user, "--code", totp(enrollment["secret"]))
+    assert confirmed.returncode == 0, confirmed.stderr
+    return enrollment["secret"]
+
+
+def test_right_wrong_replayed_and_foreign_codes(tools, pam_service, make_user):
+    alice, bob = make_user(), make_user()
+    alice_secret, bob_secret = enroll(tools, alice), enroll(tools, bob)
+    service = pam_service(f"socket={tools.daemon.socket} timeout=3")
+
+    # The confirming code used the current step, so log in with the next one (inside the window).
+    code = totp(alice_secret, 1)
+    first = tools.pamtester(service, alice, code)
+    assert first.returncode == 0 and AUTH_OK in first.stdout, first.stdout + first.stderr
+
+    replay = tools.pamtester(service, alice, code)
+    assert replay.returncode != 0 and AUTH_FAILED in replay.stderr, replay.stdout + replay.stderr
+
+    wrong = tools.pamtester(service, alice, wrong_code(alice_secret))
+    assert wrong.returncode != 0 and AUTH_FAILED in wrong.stderr
+
+    foreign = tools.pamtester(service, alice, totp(bob_secret, 1))
+    assert foreign.returncode != 0 and AUTH_FAILED in foreign.stderr
+
+    status = json.loads(tools.totpctl("status", "--user", alice, "--json").stdout)
+    assert status["state"] == "active" and status["failures"] == 3
+
+
+def test_not_enrolled_and_revoked_users_are_refused(tools, pam_service, make_user):
+    carol = make_user()
+    service = pam_service(f"socket={tools.daemon.socket}")
+    unenrolled = tools.pamtester(service, carol, "123456")
+    assert unenrolled.returncode != 0 and AUTH_FAILED in unenrolled.stderr
+
+    secret = enroll(tools, carol)
+    revoked = tools.totpctl("revoke", carol)
+    assert revoked.returncode == 0, revoked.stderr
+    after = tools.pamtester(service, carol, totp(secret, 1))
+    assert after.returncode != 0 and AUTH_FAILED in after.stderr
+    assert json.loads(tools.totpctl("status", "--user", carol, "--json").stdout)["state"] == "revoked"
+
+
+def test_stopped_daemon_fails_closed_within_the_timeout(tools, pam_service, make_user):
+    dave = make_user()
+    secret = enroll(tools, dave)
+    service = pam_service(f"socket={tools.daemon.socket} timeout=2")
+    tools.daemon.stop()
+    result = tools.pamtester(service, dave, totp(secret, 1))
+    assert result.returncode != 0 and UNAVAILABLE in result.stderr, result.stdout + result.stderr
+    assert result.elapsed < 2.5
+
+
+def test_silent_daemon_fails_closed_at_the_timeout(workdir, pam_service, make_user):
+    # A root-owned listener that accepts and never answers: only the module's deadline ends the wait.
+    path = str(workdir / "silent.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(8)
+    held = []
+    threading.Thread(target=lambda: held.append(listener.accept()), daemon=True).start()
+    service = pam_service(f"socket={path} timeout=1")
+    started = time.monotonic()
+    result = Tools(workdir, None).pamtester(service, make_user(), "123456")
+    elapsed = time.monotonic() - started
+    listener.close()
+    assert result.returncode != 0 and UNAVAILABLE in result.stderr, result.stdout + result.stderr
+    assert 0.9 < elapsed < 2.5, elapsed
+
+
+def test_unknown_module_argument_fails_closed(tools, pam_service, make_user):
+    erin = make_user()
+    secret = enroll(tools, erin)
+    for arguments in ["bogus=1", "timeout=abc", "timeout=0", "socket=relative/path"]:
+        service = pam_service(f"socket={tools.daemon.socket} {arguments}")
+        result = tools.pamtester(service, erin, totp(secret, 1))
+        assert result.returncode != 0 and "Error in service module" in result.stderr, (arguments, result.stderr)
+
+
+def test_daemon_log_never_holds_codes_or_secrets(tools, pam_service, make_user):
+    frank = make_user()
+    secret = enroll(tools, frank)
+    code = totp(secret, 1)
+    service = pam_service(f"socket={tools.daemon.socket}")
+    assert tools.pamtester(service, frank, code).returncode == 0
+    log = tools.daemon.logged()
+    assert "request handled" in log
+    assert code not in log and secret not in log
