@@ -22,9 +22,12 @@ C_TEST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -ISources/pam_totpd/inclu
 
 all: build
 
+# The Swift runtime is linked in, so installed binaries do not depend on the toolchain's directory.
+RELEASE_FLAGS := -c release --static-swift-stdlib
+
 build: $(BUILD)/pam_totpd.so
-	$(SWIFT) build -c release --product totpd
-	$(SWIFT) build -c release --product totpctl
+	$(SWIFT) build $(RELEASE_FLAGS) --product totpd
+	$(SWIFT) build $(RELEASE_FLAGS) --product totpctl
 
 # Built with cc, not SwiftPM: a SwiftPM dynamic library would load the Swift runtime into sshd.
 $(BUILD)/pam_totpd.so: $(PAM_SOURCES) Sources/pam_totpd/pam_totpd.map
@@ -32,8 +35,8 @@ $(BUILD)/pam_totpd.so: $(PAM_SOURCES) Sources/pam_totpd/pam_totpd.map
 	$(CC) $(PAM_CFLAGS) $(PAM_LDFLAGS) -o $@ $(filter %.c,$(PAM_SOURCES)) -lpam
 
 install: build
-	install -D -m 0755 .build/release/totpd $(DESTDIR)$(PREFIX)/sbin/totpd
-	install -D -m 0755 .build/release/totpctl $(DESTDIR)$(PREFIX)/bin/totpctl
+	install -D -s -m 0755 .build/release/totpd $(DESTDIR)$(PREFIX)/sbin/totpd
+	install -D -s -m 0755 .build/release/totpctl $(DESTDIR)$(PREFIX)/bin/totpctl
 	install -D -m 0644 $(BUILD)/pam_totpd.so $(DESTDIR)$(PAMDIR)/pam_totpd.so
 
 deps:

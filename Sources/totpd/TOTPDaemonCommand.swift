@@ -12,7 +12,8 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "totpd",
         abstract: "TOTP second-factor daemon: holds the secrets, verifies codes for PAM and totpctl.",
-        discussion: "Runs in the foreground, logs to stderr, stops cleanly on SIGTERM or SIGINT.")
+        discussion: "Runs in the foreground, logs to stderr, stops cleanly on SIGTERM or SIGINT.",
+        version: TOTPVersion.current)
 
     @Option(help: "Unix socket to listen on.")
     var socket = DaemonConfiguration.defaultSocketPath

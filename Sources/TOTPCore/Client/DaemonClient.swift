@@ -2,6 +2,10 @@ import NIOCore
 import NIOExtras
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Sends one request to the daemon and returns its response; used by totpctl and the tests.
 package struct DaemonClient: Sendable {
     package struct ClientError: Error, CustomStringConvertible {
@@ -42,6 +46,8 @@ package struct DaemonClient: Sendable {
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
+        } catch let error as IOError {
+            throw ClientError(description: "cannot connect to totpd at \(socketPath): \(String(cString: strerror(error.errnoCode)))")
         } catch {
             throw ClientError(description: "cannot connect to totpd at \(socketPath): \(error)")
         }
