@@ -1,30 +1,37 @@
 import ArgumentParser
+import Foundation
 import Logging
 import ServiceLifecycle
 import TOTPCore
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @main
 struct TOTPDaemonCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "totpd",
         abstract: "TOTP second-factor daemon: holds the secrets, verifies codes for PAM and totpctl.",
-        discussion: "Runs in the foreground, logs to stderr, stops cleanly on SIGTERM or SIGINT.",
+        discussion: """
+            Reads /etc/totpd/totpd.conf (or --config), then applies the flags given here.
+            Runs in the foreground, logs to stderr, stops cleanly on SIGTERM or SIGINT.
+            Example: totpd --check-config --config /etc/totpd/totpd.conf
+            """,
         version: TOTPVersion.current)
 
-    @Option(help: "Unix socket to listen on.")
-    var socket = DaemonConfiguration.defaultSocketPath
+    @Option(help: "Configuration file (default: /etc/totpd/totpd.conf; skipped if that default is missing).")
+    var config: String?
 
-    @Option(name: .customLong("state-dir"), help: "Directory of the store (created 0700 if missing).")
-    var stateDirectory = DaemonConfiguration.defaultStateDirectory
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration, print the result and exit.")
+    var checkConfig = false
 
-    @Option(name: .customLong("key-file"), help: "Store encryption key (created 0600 if missing; default: STATE-DIR/secret.key).")
+    @Option(help: "Unix socket to listen on (overrides 'socket').")
+    var socket: String?
+
+    @Option(name: .customLong("state-dir"), help: "Directory of the store (overrides 'state_directory').")
+    var stateDirectory: String?
+
+    @Option(name: .customLong("key-file"), help: "Store encryption key (overrides 'key_file').")
     var keyFile: String?
 
-    @Option(help: "Issuer name shown by authenticator apps (default: this host's name).")
+    @Option(help: "Issuer name shown by authenticator apps (overrides 'issuer').")
     var issuer: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -32,6 +39,17 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         ProcessHardening.apply()
+        let configuration: DaemonConfiguration
+        do {
+            configuration = try loadConfiguration()
+        } catch {
+            FileHandle.standardError.write(Data("totpd: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        if checkConfig {
+            print("totpd: configuration OK (\(config ?? DaemonConfiguration.defaultConfigurationFile))")
+            return
+        }
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -39,8 +57,6 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "totpd")
-        let configuration = DaemonConfiguration(
-            socketPath: socket, stateDirectory: stateDirectory, keyFile: keyFile, issuer: issuer ?? Self.hostName())
         let server: Server
         do {
             server = try Daemon.makeServer(configuration: configuration, logger: logger)
@@ -53,10 +69,23 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
         try await group.run()
     }
 
-    private static func hostName() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "totpd" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    private func loadConfiguration() throws -> DaemonConfiguration {
+        let path = config ?? DaemonConfiguration.defaultConfigurationFile
+        var configuration = DaemonConfiguration()
+        if config != nil || FileManager.default.fileExists(atPath: path) {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError(file: path, problem: "cannot be read")
+            }
+            guard let contents = String(data: data, encoding: .utf8) else {
+                throw ConfigurationError(file: path, problem: "is not UTF-8 text")
+            }
+            configuration = try ConfigurationFile.load(path: path, contents: contents)
+        }
+        if let socket { configuration.socketPath = socket }
+        if let stateDirectory { configuration.stateDirectory = stateDirectory }
+        if let keyFile { configuration.keyFile = keyFile }
+        if let issuer { configuration.issuer = issuer }
+        return configuration
     }
 }
 

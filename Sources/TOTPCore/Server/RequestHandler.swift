@@ -84,7 +84,7 @@ package struct RequestHandler: Sendable {
             case .alreadyActive:
                 return .failure(.denied, "\(user) is already enrolled; an administrator must revoke it first")
             case .started(let secret, let expiresAt):
-                let uri = OTPAuthURI(issuer: configuration.issuer, account: user, secret: secret, parameters: parameters)
+                let uri = OTPAuthURI(issuer: configuration.resolvedIssuer, account: user, secret: secret, parameters: parameters)
                 return Response(
                     .ok,
                     [
