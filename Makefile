@@ -5,11 +5,14 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 MULTIARCH  := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 PAMDIR     ?= /lib/$(MULTIARCH)/security
+SYSCONFDIR ?= /etc
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/totpd
 SWIFT      ?= swift
 PYTHON     ?= /usr/bin/python3
 BUILD      := build
 
-DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev pamtester oathtool python3-pytest passwd util-linux binutils
+DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev pamtester oathtool python3-pytest passwd util-linux binutils sqlite3 systemd
 
 PAM_SOURCES := $(wildcard Sources/pam_totpd/*.c) $(wildcard Sources/pam_totpd/include/*.h)
 PAM_CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -D_FORTIFY_SOURCE=2 \
@@ -38,6 +41,15 @@ install: build
 	install -D -s -m 0755 .build/release/totpd $(DESTDIR)$(PREFIX)/sbin/totpd
 	install -D -s -m 0755 .build/release/totpctl $(DESTDIR)$(PREFIX)/bin/totpctl
 	install -D -m 0644 $(BUILD)/pam_totpd.so $(DESTDIR)$(PAMDIR)/pam_totpd.so
+	@# An existing configuration is the admin's: never overwrite it.
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/totpd
+	test -e $(DESTDIR)$(SYSCONFDIR)/totpd/totpd.conf || \
+	    install -m 0644 config/totpd.conf $(DESTDIR)$(SYSCONFDIR)/totpd/totpd.conf
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(DOCDIR)
+	sed -e 's|/usr/local/sbin/totpd|$(PREFIX)/sbin/totpd|' -e 's|/usr/local/share/doc/totpd|$(DOCDIR)|' \
+	    systemd/totpd.service > $(DESTDIR)$(SYSTEMDDIR)/totpd.service
+	sed -e 's|/usr/local/share/doc/totpd|$(DOCDIR)|' systemd/totpd.socket > $(DESTDIR)$(SYSTEMDDIR)/totpd.socket
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 
 deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do \

@@ -53,6 +53,8 @@ struct DaemonRefusal: Error, CustomStringConvertible {
             case .unsupportedVersion: "the daemon speaks another protocol version"
             case .unknownUser: "no such account"
             case .internalError: "the daemon failed; see its log"
+            case .exempt: "exempt from the second factor"
+            case .grace: "within a grace period"
             }
         return explanation.map { "\(meaning): \($0)" } ?? meaning
     }

@@ -20,6 +20,8 @@ enum OutputFormat {
         var activated: String?
         var lastSuccess: String?
         var failures: Int
+        var lockedUntil: String?
+        var recoveryCodesLeft: Int
 
         init(_ status: EnrollmentStatus) {
             user = status.user
@@ -28,11 +30,15 @@ enum OutputFormat {
             activated = OutputFormat.timestamp(status.activatedAt)
             lastSuccess = OutputFormat.timestamp(status.lastSuccessAt)
             failures = status.failures
+            lockedUntil = status.lockedUntil.map { $0 == .max ? "until unlocked" : OutputFormat.timestamp($0)! }
+            recoveryCodesLeft = status.recoveryCodesLeft
         }
 
         enum CodingKeys: String, CodingKey {
             case user, state, expires, activated, failures
             case lastSuccess = "last_success"
+            case lockedUntil = "locked_until"
+            case recoveryCodesLeft = "recovery_codes_left"
         }
     }
 
@@ -45,9 +51,26 @@ enum OutputFormat {
             }.joined(separator: "  ")
         }.joined(separator: "\n")
     }
+
+    /// Recovery codes, shown once, with what to do with them.
+    static func recoveryCodes(_ codes: [String]) -> String {
+        """
+        Recovery codes (each works once in place of a code, for when your phone is lost).
+        They are shown only now: store them offline, e.g. printed or in a password manager.
+        \(codes.map { "  " + $0 }.joined(separator: "\n"))
+        """
+    }
+
+    /// Reads a code from standard input when the option's value is "-", keeping it out of the
+    /// process list.
+    static func code(_ value: String) -> String {
+        value == "-" ? (readLine(strippingNewline: true) ?? "") : value
+    }
 }
 
 extension Response {
+    var recoveryCodes: [String] { fields.filter { $0.tag == FieldTag.recoveryCode.rawValue }.compactMap(\.stringValue) }
+
     func string(_ tag: FieldTag) -> String? { fields.first { $0.tag == tag.rawValue }?.stringValue }
     func u64(_ tag: FieldTag) -> UInt64? { fields.first { $0.tag == tag.rawValue }?.u64Value }
 }

@@ -7,5 +7,8 @@ struct TOTPCtlCommand: AsyncParsableCommand {
         commandName: "totpctl",
         abstract: "Enroll in and administer totpd, the TOTP second factor for logins.",
         version: TOTPVersion.current,
-        subcommands: [Enroll.self, Confirm.self, Status.self, List.self, Revoke.self])
+        subcommands: [
+            Enroll.self, Confirm.self, Status.self, List.self, Revoke.self, Unlock.self, Log.self, RecoveryCodes.self,
+            Resync.self,
+        ])
 }

@@ -51,11 +51,8 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
             return
         }
         let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let journal = SystemdIntegration.stderrIsJournal
+        LoggingSystem.bootstrap { _ in JournalLogHandler(logLevel: level, withPriorityPrefix: journal) }
         let logger = Logger(label: "totpd")
         let server: Server
         do {

@@ -9,7 +9,7 @@ import Testing
 
     @Test func enrollVerifyReplayRevokeThroughTheSocket() async throws {
         try await TestDaemon.run { daemon in
-            let begun = try await daemon.client.send(.enrollBegin(user: user))
+            let begun = try await daemon.client.send(.enrollBegin(user: user, proof: nil))
             #expect(begun.result == .ok)
             let uri = try #require(begun.fields.first { $0.tag == FieldTag.uri.rawValue }?.stringValue)
             #expect(uri.hasPrefix("otpauth://totp/test-host:\(user)?secret="))

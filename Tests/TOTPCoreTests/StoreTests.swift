@@ -13,7 +13,10 @@ import Testing
 
     init() throws {
         directory = try TemporaryDirectory()
-        store = try Store(path: directory.path + "/totpd.sqlite", key: SymmetricKey(size: .bits256))
+        // Generous limits here; the throttling tests make their own store.
+        var throttle = ThrottlePolicy()
+        throttle.attempts = 20
+        store = try Store(path: directory.path + "/totpd.sqlite", key: SymmetricKey(size: .bits256), throttle: throttle)
     }
 
     func code(_ secret: [UInt8], offset: Int64 = 0) -> String {
@@ -21,17 +24,27 @@ import Testing
         return OneTimePassword.totp(secret: secret, step: step, parameters: .default)
     }
 
-    func enroll(_ user: String) async throws -> [UInt8] {
-        guard case .started(let secret, _) = try await store.beginEnrollment(
-            user: user, parameters: .default, lifetime: 600, replacingActive: false, now: clock.unixTime(),
-            source: source)
-        else { throw CancellationError() }
-        #expect(try await store.confirmEnrollment(user: user, code: code(secret), window: 1, now: clock.unixTime(), source: source) == .activated)
-        return secret
+    func begin(_ user: String, authority: Store.EnrollmentAuthority = .admin, in store: Store? = nil) async throws -> Store.BeginOutcome {
+        try await (store ?? self.store).beginEnrollment(
+            user: user, parameters: .default, lifetime: 600, authority: authority, now: clock.unixTime(), source: source)
     }
 
-    func verify(_ user: String, _ code: String) async throws -> Store.VerifyOutcome {
-        try await store.verify(user: user, code: code, window: 1, now: clock.unixTime(), source: source)
+    /// Enrolls and confirms; returns the secret and the recovery codes.
+    func enroll(_ user: String, in store: Store? = nil) async throws -> (secret: [UInt8], recoveryCodes: [String]) {
+        guard case .started(let secret, _) = try await begin(user, in: store) else { throw CancellationError() }
+        let confirmed = try await (store ?? self.store).confirmEnrollment(
+            user: user, code: code(secret), now: clock.unixTime(), source: source)
+        guard case .activated(let codes) = confirmed else { throw CancellationError() }
+        return (secret, codes)
+    }
+
+    func verify(_ user: String, _ typed: String, in store: Store? = nil) async throws -> Store.VerifyOutcome {
+        try await (store ?? self.store).verify(user: user, code: SubmittedCode(typed)!, now: clock.unixTime(), source: source)
+    }
+
+    func wrongCode(_ secret: [UInt8]) -> String {
+        let near = Set((-3...3).map { code(secret, offset: Int64($0)) })
+        return (0...).lazy.map { String(format: "%06d", $0) }.first { !near.contains($0) }!
     }
 
     @Test func writerSyncsEveryCommit() throws {
@@ -40,7 +53,8 @@ import Testing
 
     @Test func enrollConfirmVerifyAndReplay() async throws {
         #expect(try await store.status(user: "alice", now: clock.unixTime()).state == .none)
-        let secret = try await enroll("alice")
+        let (secret, codes) = try await enroll("alice")
+        #expect(codes.count == 10 && Set(codes).count == 10)
         #expect(try await store.status(user: "alice", now: clock.unixTime()).state == .active)
         // The confirming code's step is used up.
         #expect(try await verify("alice", code(secret)) == .replayed)
@@ -48,8 +62,7 @@ import Testing
         #expect(try await verify("alice", code(secret)) == .accepted)
         #expect(try await verify("alice", code(secret)) == .replayed)
         clock.advance(by: 30)
-        let wrong = code(secret) == "000000" ? "000001" : "000000"
-        #expect(try await verify("alice", wrong) == .rejected)
+        #expect(try await verify("alice", wrongCode(secret)) == .rejected)
         // The replay after the success and the wrong code both count.
         #expect(try await store.status(user: "alice", now: clock.unixTime()).failures == 2)
         #expect(try await verify("alice", code(secret)) == .accepted)
@@ -57,71 +70,139 @@ import Testing
     }
 
     @Test func codesFromTheWindowEdgesOnly() async throws {
-        let secret = try await enroll("alice")
+        let (secret, _) = try await enroll("alice")
         clock.advance(by: 300)
         #expect(try await verify("alice", code(secret, offset: 2)) == .rejected)
         #expect(try await verify("alice", code(secret, offset: -2)) == .rejected)
         #expect(try await verify("alice", code(secret, offset: -1)) == .accepted)
+        // The window now centres on the step the app showed (-1), so +1 is out of reach...
+        #expect(try await verify("alice", code(secret, offset: 1)) == .rejected)
+        // ...while the current step is in it, and moves the centre back.
+        #expect(try await verify("alice", code(secret)) == .accepted)
         #expect(try await verify("alice", code(secret, offset: 1)) == .accepted)
         // Steps only move forward: the current step is now behind the last accepted one.
         #expect(try await verify("alice", code(secret)) == .replayed)
     }
 
     @Test func oneCodeSubmittedConcurrentlySucceedsOnce() async throws {
-        let secret = try await enroll("alice")
+        let (secret, _) = try await enroll("alice")
         clock.advance(by: 30)
-        let current = code(secret)
+        let current = SubmittedCode(code(secret))!
         let (store, source, now) = (store, source, clock.unixTime())
         let outcomes = try await withThrowingTaskGroup(of: Store.VerifyOutcome.self) { group in
             for _ in 0..<20 {
-                group.addTask { try await store.verify(user: "alice", code: current, window: 1, now: now, source: source) }
+                group.addTask { try await store.verify(user: "alice", code: current, now: now, source: source) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(outcomes.filter { $0 == .accepted }.count == 1)
-        #expect(outcomes.filter { $0 == .replayed }.count == 19)
+        // The others are replays, counted as failures until the lockout refuses the rest.
+        #expect(outcomes.allSatisfy { $0 == .accepted || $0 == .replayed || $0 == .locked(retryAfter: 30) })
     }
 
     @Test func pendingEnrollmentLapses() async throws {
-        guard case .started(let secret, let expiresAt) = try await store.beginEnrollment(
-            user: "bob", parameters: .default, lifetime: 600, replacingActive: false, now: clock.unixTime(),
-            source: source)
-        else { Issue.record("enrollment did not start"); return }
+        guard case .started(let secret, let expiresAt) = try await begin("bob") else {
+            Issue.record("enrollment did not start")
+            return
+        }
         #expect(expiresAt == clock.unixTime() + 600)
         #expect(try await store.status(user: "bob", now: clock.unixTime()).state == .pending)
         clock.advance(by: 601)
         #expect(try await store.status(user: "bob", now: clock.unixTime()).state == .none)
-        #expect(try await store.confirmEnrollment(user: "bob", code: code(secret), window: 1, now: clock.unixTime(), source: source) == .notPending)
+        #expect(try await store.confirmEnrollment(user: "bob", code: code(secret), now: clock.unixTime(), source: source) == .notPending)
         #expect(try await verify("bob", code(secret)) == .notEnrolled)
     }
 
-    @Test func activeEnrollmentSurvivesUntilReplacementIsConfirmed() async throws {
-        let old = try await enroll("alice")
-        #expect(try await store.beginEnrollment(user: "alice", parameters: .default, lifetime: 600, replacingActive: false, now: clock.unixTime(), source: source) == .alreadyActive)
-        guard case .started(let new, _) = try await store.beginEnrollment(
-            user: "alice", parameters: .default, lifetime: 600, replacingActive: true, now: clock.unixTime(),
-            source: source)
-        else { Issue.record("re-enrollment did not start"); return }
+    @Test func replacingAnActiveEnrollmentNeedsProofUnlessAdmin() async throws {
+        let (old, recovery) = try await enroll("alice")
+        #expect(try await begin("alice", authority: .owner(proof: nil)) == .proofRequired)
+        clock.advance(by: 30)
+        #expect(try await begin("alice", authority: .owner(proof: SubmittedCode(wrongCode(old)))) == .proofRefused(.rejected))
+        // A recovery code is proof too, and is used up by it.
+        guard case .started = try await begin("alice", authority: .owner(proof: SubmittedCode(recovery[0]))) else {
+            Issue.record("recovery code was not accepted as proof")
+            return
+        }
+        #expect(try await verify("alice", recovery[0]) == .rejected)
+        guard case .started(let new, _) = try await begin("alice", authority: .owner(proof: SubmittedCode(code(old)))) else {
+            Issue.record("current code was not accepted as proof")
+            return
+        }
+        // The old secret stays in force until the new one is confirmed.
         clock.advance(by: 30)
         #expect(try await verify("alice", code(old)) == .accepted)
-        #expect(try await store.confirmEnrollment(user: "alice", code: code(new), window: 1, now: clock.unixTime(), source: source) == .activated)
+        guard case .activated = try await store.confirmEnrollment(user: "alice", code: code(new), now: clock.unixTime(), source: source) else {
+            Issue.record("new enrollment not confirmed")
+            return
+        }
         clock.advance(by: 30)
         #expect(try await verify("alice", code(old)) == .rejected)
         #expect(try await verify("alice", code(new)) == .accepted)
     }
 
-    @Test func revokeRemovesTheSecret() async throws {
-        let secret = try await enroll("alice")
+    @Test func recoveryCodesWorkOnceEachInAnySpelling() async throws {
+        let (secret, codes) = try await enroll("alice")
+        #expect(try await verify("alice", codes[0]) == .accepted)
+        #expect(try await verify("alice", codes[0]) == .rejected)
+        #expect(try await verify("alice", codes[1].uppercased()) == .accepted)
+        #expect(try await verify("alice", codes[2].replacingOccurrences(of: "-", with: "")) == .accepted)
+        #expect(try await store.status(user: "alice", now: clock.unixTime()).recoveryCodesLeft == 7)
+        // Regenerating needs a current code and invalidates the old set.
+        clock.advance(by: 30)
+        guard case .regenerated(let fresh) = try await store.regenerateRecoveryCodes(user: "alice", code: code(secret), now: clock.unixTime(), source: source) else {
+            Issue.record("regeneration refused")
+            return
+        }
+        #expect(try await verify("alice", codes[3]) == .rejected)
+        #expect(try await verify("alice", fresh[0]) == .accepted)
+        #expect(try await store.status(user: "alice", now: clock.unixTime()).recoveryCodesLeft == 9)
+    }
+
+    @Test func recoveryCodesAreStoredHashed() async throws {
+        let (_, codes) = try await enroll("alice")
+        let database = try DatabaseQueue(path: directory.path + "/totpd.sqlite")
+        let dump = try await database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM recovery_code").description }
+        for code in codes {
+            #expect(!dump.contains(code) && !dump.contains(RecoveryCode.normalize(code)!))
+        }
+    }
+
+    @Test func driftIsLearnedAndResyncHandlesLargeSkew() async throws {
+        let (secret, _) = try await enroll("alice")
+        // The phone runs one step ahead: accepted at the window's edge, then the window follows it.
+        clock.advance(by: 60)
+        #expect(try await verify("alice", code(secret, offset: 1)) == .accepted)
+        clock.advance(by: 30)
+        #expect(try await verify("alice", code(secret, offset: 2)) == .accepted)
+        // An hour ahead is far outside the window; two consecutive codes resynchronise.
+        clock.advance(by: 30)
+        #expect(try await verify("alice", code(secret, offset: 120)) == .rejected)
+        let outcome = try await store.resync(
+            user: "alice", code: code(secret, offset: 121), nextCode: code(secret, offset: 122), now: clock.unixTime(),
+            source: source)
+        #expect(outcome == .accepted)
+        clock.advance(by: 30)
+        #expect(try await verify("alice", code(secret, offset: 122)) == .accepted)
+        // The same pair again is a replay.
+        let again = try await store.resync(
+            user: "alice", code: code(secret, offset: 120), nextCode: code(secret, offset: 121), now: clock.unixTime(),
+            source: source)
+        #expect(again == .replayed)
+    }
+
+    @Test func revokeRemovesTheSecretAndRecoveryCodes() async throws {
+        let (secret, codes) = try await enroll("alice")
         #expect(try await store.revoke(user: "alice", now: clock.unixTime(), source: source))
         #expect(try await store.revoke(user: "alice", now: clock.unixTime(), source: source) == false)
         clock.advance(by: 30)
         #expect(try await verify("alice", code(secret)) == .notEnrolled)
+        #expect(try await verify("alice", codes[0]) == .notEnrolled)
         #expect(try await store.status(user: "alice", now: clock.unixTime()).state == .revoked)
         #expect(try await store.list(now: clock.unixTime()).map(\.state) == [.revoked])
     }
 
     @Test func secretsAreEncryptedAtRestAndBoundToTheirUser() async throws {
-        let secret = try await enroll("alice")
+        let (secret, _) = try await enroll("alice")
         _ = try await enroll("bob")
         let database = try DatabaseQueue(path: directory.path + "/totpd.sqlite")
         let blobs = try await database.read { db in try Data.fetchAll(db, sql: "SELECT sealed_secret FROM enrollment") }
@@ -139,15 +220,15 @@ import Testing
     }
 
     @Test func auditRowsNeverHoldCodes() async throws {
-        let secret = try await enroll("alice")
+        let (secret, _) = try await enroll("alice")
         clock.advance(by: 30)
         let used = code(secret)
         _ = try await verify("alice", used)
+        let entries = try await store.auditLog(user: "alice", since: nil, afterID: 0, limit: 100)
+        #expect(entries.map(\.event) == ["enroll-begin", "enroll-confirm", "verify"])
+        #expect(entries.last?.result == "accepted" && entries.last?.service == "sudo")
         let database = try DatabaseQueue(path: directory.path + "/totpd.sqlite")
-        let rows = try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id") }
-        #expect(rows.map { $0["event"] as String } == ["enroll-begin", "enroll-confirm", "verify"])
-        #expect(rows.last?["result"] == "accepted")
-        #expect(rows.last?["service"] == "sudo")
-        for row in rows { #expect(!row.description.contains(used)) }
+        let rows = try await database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM audit").description }
+        #expect(!rows.contains(used))
     }
 }

@@ -56,7 +56,7 @@ struct TestDaemon {
     }
 
     func enroll(_ user: String) async throws -> String {
-        let begun = try await client.send(.enrollBegin(user: user))
+        let begun = try await client.send(.enrollBegin(user: user, proof: nil))
         let secret = try #require(begun.fields.first { $0.tag == FieldTag.secret.rawValue }?.stringValue)
         #expect(try await client.send(.enrollConfirm(user: user, code: code(secret))).result == .ok)
         return secret

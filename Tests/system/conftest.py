@@ -37,17 +37,22 @@ def workdir():
 
 
 class Daemon:
-    def __init__(self, workdir):
+    def __init__(self, workdir, config=""):
         self.workdir = workdir
         self.socket = str(workdir / "socket")
         self.state = str(workdir / "state")
+        self.config = workdir / "totpd.conf"
+        self.config.write_text(config)
         self.log = open(workdir / "totpd.log", "w+")
         self.process = None
 
-    def start(self):
-        self.process = subprocess.Popen(
-            [_binary("TOTPD_BIN"), "--socket", self.socket, "--state-dir", self.state, "--issuer", "system-test"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+    def command(self):
+        return [_binary("TOTPD_BIN"), "--config", str(self.config), "--socket", self.socket, "--state-dir", self.state,
+                "--issuer", "system-test"]
+
+    def start(self, command=None):
+        self.process = subprocess.Popen(command or self.command(), stdin=subprocess.DEVNULL, stdout=self.log,
+                                        stderr=self.log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"totpd exited early:\n{self.logged()}"
@@ -70,8 +75,14 @@ class Daemon:
 
 
 @pytest.fixture
-def daemon(workdir):
-    running = Daemon(workdir)
+def daemon_config():
+    """The daemon's configuration file text; a test module overrides this fixture to change it."""
+    return ""
+
+
+@pytest.fixture
+def daemon(workdir, daemon_config):
+    running = Daemon(workdir, daemon_config)
     running.start()
     yield running
     running.stop()
@@ -93,6 +104,23 @@ def make_user():
     yield make
     for name in created:
         subprocess.run(["userdel", name], check=False)
+
+
+@pytest.fixture
+def make_group():
+    created = []
+
+    def make(*members):
+        name = "totpdg" + secrets.token_hex(4)
+        subprocess.run(["groupadd", name], check=True)
+        for member in members:
+            subprocess.run(["usermod", "-a", "-G", name, member], check=True)
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        subprocess.run(["groupdel", name], check=False)
 
 
 @pytest.fixture

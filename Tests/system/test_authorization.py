@@ -1,42 +1,98 @@
-"""A real unprivileged user may enroll and verify itself, and nothing more."""
+"""Who may do what, with real accounts: root, a user on their own account, a user on someone
+else's, a member of the configured admin group, and a non-member. Authorization refusals say
+"may not"; other failures (a wrong code, nothing pending) are not refusals."""
 
 import json
+import subprocess
+
+import pytest
 
 from conftest import totp
 from test_pam_login import AUTH_FAILED, AUTH_OK, enroll
 
 
-def test_unprivileged_user_acts_only_on_itself(tools, pam_service, make_user):
-    user, other = make_user(), make_user()
-    other_secret = enroll(tools, other)
+@pytest.fixture
+def admin_group(make_group):
+    return make_group()
 
+
+@pytest.fixture
+def daemon_config(admin_group):
+    return f"admin_group: {admin_group}\n"
+
+
+# (operation, arguments with {target}, allowed for: own account, admin on another, non-member on another)
+MATRIX = [
+    ("enroll", ["enroll", "--user", "{target}", "--json"], True, True, False),
+    ("confirm", ["confirm", "--user", "{target}", "--code", "000000"], True, True, False),
+    ("status", ["status", "--user", "{target}"], True, True, False),
+    ("recovery-codes", ["recovery-codes", "--regenerate", "--user", "{target}", "--code", "000000"], True, False, False),
+    ("resync", ["resync", "--user", "{target}", "--code", "000000", "--code", "000001"], True, False, False),
+    ("list", ["list"], False, True, False),
+    ("revoke", ["revoke", "{target}"], False, True, False),
+    ("unlock", ["unlock", "{target}"], False, True, False),
+    ("log", ["log", "--user", "{target}"], False, True, False),
+]
+
+
+def refused(result):
+    return result.returncode != 0 and "may not" in result.stderr
+
+
+def test_authorization_matrix(tools, make_user, admin_group):
+    admin, plain, target = make_user(), make_user(), make_user()
+    subprocess.run(["usermod", "-a", "-G", admin_group, admin], check=True)
+    enroll(tools, target)
+    for name, arguments, own_allowed, admin_allowed, plain_allowed in MATRIX:
+        as_root = tools.totpctl(*[a.format(target=target) for a in arguments])
+        assert not refused(as_root), (name, "root", as_root.stderr)
+        # Admin-only operations have no "own account" form: a plain user runs them on themselves.
+        own = tools.totpctl(*[a.format(target=plain) for a in arguments], user=plain)
+        assert refused(own) != own_allowed, (name, "own", own.stderr)
+        by_admin = tools.totpctl(*[a.format(target=target) for a in arguments], user=admin)
+        assert refused(by_admin) != admin_allowed, (name, "admin", by_admin.stderr)
+        by_plain = tools.totpctl(*[a.format(target=target) for a in arguments], user=plain)
+        assert refused(by_plain) != plain_allowed, (name, "non-member", by_plain.stderr)
+
+    # Every refusal is in the audit log with the caller's uid.
+    log = json.loads(tools.totpctl("log", "--json").stdout)
+    plain_uid = int(subprocess.run(["id", "-u", plain], capture_output=True, text=True, check=True).stdout)
+    refusals = [e for e in log if e["caller_uid"] == plain_uid and e["result"] in ("other-user", "not-admin")]
+    assert len(refusals) >= sum(1 for row in MATRIX if not row[4]) + sum(1 for row in MATRIX if not row[2])
+
+
+def test_verification_of_another_account_is_root_only(tools, pam_service, make_user, admin_group):
+    admin, target = make_user(), make_user()
+    subprocess.run(["usermod", "-a", "-G", admin_group, admin], check=True)
+    secret = enroll(tools, target)
+    service = pam_service(f"socket={tools.daemon.socket}")
+    # Not even an admin can use the daemon as an oracle for someone else's codes.
+    by_admin = tools.pamtester(service, target, totp(secret, 1), user=admin)
+    assert by_admin.returncode != 0 and AUTH_FAILED in by_admin.stderr
+    assert json.loads(tools.totpctl("status", "--user", target, "--json").stdout)["failures"] == 0
+    by_root = tools.pamtester(service, target, totp(secret, 1))
+    assert by_root.returncode == 0 and AUTH_OK in by_root.stdout
+
+
+def test_unprivileged_user_enrolls_and_verifies_itself(tools, pam_service, make_user):
+    user = make_user()
     begun = tools.totpctl("enroll", "--json", user=user)
     assert begun.returncode == 0, begun.stderr
     secret = json.loads(begun.stdout)["secret"]
-    assert json.loads(begun.stdout)["user"] == user
-    confirmed = tools.totpctl("confirm", "--code", totp(secret), user=user)
+    confirmed = tools.totpctl("confirm", "--code", totp(secret), "--json", user=user)
     assert confirmed.returncode == 0, confirmed.stderr
-    status = tools.totpctl("status", "--json", user=user)
-    assert json.loads(status.stdout)["state"] == "active"
+    assert len(json.loads(confirmed.stdout)["recovery_codes"]) == 10
 
     # Screen-locker style: PAM runs as the user and verifies the user's own code.
     service = pam_service(f"socket={tools.daemon.socket}")
     own = tools.pamtester(service, user, totp(secret, 1), user=user)
     assert own.returncode == 0 and AUTH_OK in own.stdout, own.stdout + own.stderr
 
-    # The other user's right code, submitted by this user, is refused and not even counted.
-    foreign = tools.pamtester(service, other, totp(other_secret, 1), user=user)
-    assert foreign.returncode != 0 and AUTH_FAILED in foreign.stderr
-    assert json.loads(tools.totpctl("status", "--user", other, "--json").stdout)["failures"] == 0
-
-    for arguments in (["revoke", other], ["list"], ["status", "--user", other], ["enroll", "--user", other]):
-        refused = tools.totpctl(*arguments, user=user)
-        assert refused.returncode != 0, arguments
-        assert "permission denied" in refused.stderr, refused.stderr
-    assert json.loads(tools.totpctl("status", "--user", other, "--json").stdout)["state"] == "active"
-
-    # The refusals are logged with the caller's uid.
-    assert "request refused" in tools.daemon.logged()
+    # Replacing the own active enrollment needs proof of possession.
+    again = tools.totpctl("enroll", "--json", user=user)
+    assert again.returncode != 0 and "already enrolled" in again.stderr
+    with_code = tools.totpctl("enroll", "--json", "--code", totp(secret, 2), user=user)
+    assert with_code.returncode == 0, with_code.stderr
 
 
 def test_root_lists_and_revokes(tools, make_user):
@@ -44,7 +100,8 @@ def test_root_lists_and_revokes(tools, make_user):
     enroll(tools, user)
     listed = tools.totpctl("list", "--json")
     assert listed.returncode == 0, listed.stderr
-    assert {"user": user, "state": "active"}.items() <= next(e for e in json.loads(listed.stdout) if e["user"] == user).items()
+    entry = next(e for e in json.loads(listed.stdout) if e["user"] == user)
+    assert entry["state"] == "active" and entry["recovery_codes_left"] == 10
     table = tools.totpctl("list")
     assert table.stdout.splitlines()[0].split() == ["USER", "STATE", "LAST", "SUCCESS", "FAILURES"]
     assert tools.totpctl("revoke", user).returncode == 0

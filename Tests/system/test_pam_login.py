@@ -5,7 +5,16 @@ import socket
 import threading
 import time
 
+import pytest
+
 from conftest import Tools, totp, wrong_code
+
+@pytest.fixture
+def daemon_config():
+    # These tests make several attempts in a row to check code semantics; the default rate limit
+    # (3 per 30 s) is exercised in test_daemon_operations.py.
+    return "rate_limit:\n  attempts: 20\n"
+
 
 AUTH_OK = "successfully authenticated"
 AUTH_FAILED = "Authentication failure"

@@ -14,12 +14,20 @@ package struct AuditContext: Sendable, Equatable {
 /// A validated request. Decoding enforces everything docs/PROTOCOL.md says about request fields,
 /// so handlers only ever see well-formed values.
 package enum Request: Sendable, Equatable {
+    /// `code`: a TOTP code or a recovery code.
     case verify(user: String, code: String, context: AuditContext)
-    case enrollBegin(user: String)
+    /// `proof`: a current or recovery code, needed when a user replaces their own active enrollment.
+    case enrollBegin(user: String, proof: String?)
     case enrollConfirm(user: String, code: String)
     case status(user: String)
     case list
     case revoke(user: String)
+    case unlock(user: String)
+    case auditLog(user: String?, since: Int64?, afterID: Int64)
+    case regenerateRecoveryCodes(user: String, code: String)
+    case resync(user: String, code: String, nextCode: String)
+    /// Asked before prompting: does this user need to give a code now?
+    case precheck(user: String, context: AuditContext)
 
     package var operation: Operation {
         switch self {
@@ -29,15 +37,29 @@ package enum Request: Sendable, Equatable {
         case .status: .status
         case .list: .list
         case .revoke: .revoke
+        case .unlock: .unlock
+        case .auditLog: .auditLog
+        case .regenerateRecoveryCodes: .regenerateRecoveryCodes
+        case .resync: .resync
+        case .precheck: .precheck
         }
     }
 
     package var user: String? {
         switch self {
-        case .verify(let user, _, _), .enrollBegin(let user), .enrollConfirm(let user, _),
-            .status(let user), .revoke(let user):
+        case .verify(let user, _, _), .enrollBegin(let user, _), .enrollConfirm(let user, _), .status(let user),
+            .revoke(let user), .unlock(let user), .regenerateRecoveryCodes(let user, _), .resync(let user, _, _),
+            .precheck(let user, _):
             user
+        case .auditLog(let user, _, _): user
         case .list: nil
+        }
+    }
+
+    package var auditContext: AuditContext {
+        switch self {
+        case .verify(_, _, let context), .precheck(_, let context): context
+        default: AuditContext()
         }
     }
 
@@ -45,15 +67,21 @@ package enum Request: Sendable, Equatable {
         var fields: [WireField] = []
         if let user { fields.append(.string(.user, user)) }
         switch self {
-        case .verify(_, let code, let context):
+        case .verify(_, let code, _), .enrollConfirm(_, let code), .regenerateRecoveryCodes(_, let code):
             fields.append(.string(.code, code))
-            for (tag, value) in [(FieldTag.service, context.service), (.rhost, context.rhost), (.tty, context.tty)] {
-                if let value { fields.append(.string(tag, value)) }
-            }
-        case .enrollConfirm(_, let code):
-            fields.append(.string(.code, code))
-        case .enrollBegin, .status, .list, .revoke:
+        case .enrollBegin(_, let proof):
+            if let proof { fields.append(.string(.code, proof)) }
+        case .resync(_, let code, let nextCode):
+            fields += [.string(.code, code), .string(.nextCode, nextCode)]
+        case .auditLog(_, let since, let afterID):
+            if let since { fields.append(.u64(.since, UInt64(since))) }
+            fields.append(.u64(.afterID, UInt64(afterID)))
+        case .status, .list, .revoke, .unlock, .precheck:
             break
+        }
+        let context = auditContext
+        for (tag, value) in [(FieldTag.service, context.service), (.rhost, context.rhost), (.tty, context.tty)] {
+            if let value { fields.append(.string(tag, value)) }
         }
         return WireMessage(code: operation.rawValue, fields: fields)
     }
@@ -63,17 +91,26 @@ package enum Request: Sendable, Equatable {
             throw WireMessage.DecodingError(description: "unknown operation \(message.code)")
         }
         let fields = try RequestFields(message.fields, operation: operation)
+        let context = AuditContext(
+            service: fields.auditText(.service), rhost: fields.auditText(.rhost), tty: fields.auditText(.tty))
         switch operation {
-        case .verify:
-            self = .verify(
-                user: try fields.user(), code: try fields.code(),
-                context: AuditContext(
-                    service: fields.auditText(.service), rhost: fields.auditText(.rhost), tty: fields.auditText(.tty)))
-        case .enrollBegin: self = .enrollBegin(user: try fields.user())
-        case .enrollConfirm: self = .enrollConfirm(user: try fields.user(), code: try fields.code())
+        case .verify: self = .verify(user: try fields.user(), code: try fields.code(.code, recovery: true), context: context)
+        case .enrollBegin:
+            self = .enrollBegin(user: try fields.user(), proof: fields.has(.code) ? try fields.code(.code, recovery: true) : nil)
+        case .enrollConfirm: self = .enrollConfirm(user: try fields.user(), code: try fields.code(.code))
         case .status: self = .status(user: try fields.user())
         case .list: self = .list
         case .revoke: self = .revoke(user: try fields.user())
+        case .unlock: self = .unlock(user: try fields.user())
+        case .auditLog:
+            self = .auditLog(
+                user: fields.has(.user) ? try fields.user() : nil, since: try fields.number(.since),
+                afterID: try fields.number(.afterID) ?? 0)
+        case .regenerateRecoveryCodes:
+            self = .regenerateRecoveryCodes(user: try fields.user(), code: try fields.code(.code))
+        case .resync:
+            self = .resync(user: try fields.user(), code: try fields.code(.code), nextCode: try fields.code(.nextCode))
+        case .precheck: self = .precheck(user: try fields.user(), context: context)
         }
     }
 }
@@ -82,9 +119,12 @@ extension Operation {
     var acceptedFields: Set<FieldTag> {
         switch self {
         case .verify: [.user, .code, .service, .rhost, .tty]
-        case .enrollConfirm: [.user, .code]
-        case .enrollBegin, .status, .revoke: [.user]
+        case .enrollBegin, .enrollConfirm, .regenerateRecoveryCodes: [.user, .code]
+        case .status, .revoke, .unlock: [.user]
         case .list: []
+        case .auditLog: [.user, .since, .afterID]
+        case .resync: [.user, .code, .nextCode]
+        case .precheck: [.user, .service, .rhost, .tty]
         }
     }
 
@@ -96,6 +136,11 @@ extension Operation {
         case .status: "status"
         case .list: "list"
         case .revoke: "revoke"
+        case .unlock: "unlock"
+        case .auditLog: "audit-log"
+        case .regenerateRecoveryCodes: "recovery-regenerate"
+        case .resync: "resync"
+        case .precheck: "precheck"
         }
     }
 }
@@ -128,12 +173,28 @@ private struct RequestFields {
         return text
     }
 
-    func code() throws(WireMessage.DecodingError) -> String {
-        guard let bytes = values[.code] else { throw WireMessage.DecodingError(description: "field code is missing") }
-        guard OTPParameters.digitRange.contains(bytes.count),
-            bytes.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
-        else { throw WireMessage.DecodingError(description: "field code must be 6 to 8 digits") }
-        return String(decoding: bytes, as: UTF8.self)
+    func has(_ tag: FieldTag) -> Bool { values[tag] != nil }
+
+    /// 6 to 8 digits, or (where `recovery` allows it) a recovery code.
+    func code(_ tag: FieldTag, recovery: Bool = false) throws(WireMessage.DecodingError) -> String {
+        guard let bytes = values[tag] else { throw WireMessage.DecodingError(description: "field \(tag) is missing") }
+        let text = String(decoding: bytes, as: UTF8.self)
+        switch SubmittedCode(text) {
+        case .totp: return text
+        case .recovery where recovery: return text
+        default:
+            throw WireMessage.DecodingError(
+                description: recovery
+                    ? "field \(tag) must be 6 to 8 digits or a recovery code" : "field \(tag) must be 6 to 8 digits")
+        }
+    }
+
+    func number(_ tag: FieldTag) throws(WireMessage.DecodingError) -> Int64? {
+        guard let bytes = values[tag] else { return nil }
+        guard let value = WireField(tag: tag.rawValue, value: bytes).u64Value, value <= UInt64(Int64.max) else {
+            throw WireMessage.DecodingError(description: "field \(tag) must be an 8-byte number")
+        }
+        return Int64(value)
     }
 
     /// Audit text is informational: invalid UTF-8 and control characters are replaced rather
@@ -165,6 +226,18 @@ extension FieldTag: CustomStringConvertible {
         case .activatedAt: "activated_at"
         case .lastSuccessAt: "last_success_at"
         case .record: "record"
+        case .recoveryCode: "recovery_code"
+        case .nextCode: "next_code"
+        case .lockedUntil: "locked_until"
+        case .recoveryCodesLeft: "recovery_codes_left"
+        case .since: "since"
+        case .afterID: "after_id"
+        case .id: "id"
+        case .time: "time"
+        case .event: "event"
+        case .result: "result"
+        case .callerUID: "caller_uid"
+        case .callerPID: "caller_pid"
         }
     }
 }

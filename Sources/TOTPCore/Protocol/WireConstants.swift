@@ -13,6 +13,11 @@ package enum Operation: UInt8, Sendable, CaseIterable {
     case status = 4
     case list = 5
     case revoke = 6
+    case unlock = 7
+    case auditLog = 8
+    case regenerateRecoveryCodes = 9
+    case resync = 10
+    case precheck = 11
 }
 
 package enum ResultCode: UInt8, Sendable, CaseIterable {
@@ -25,6 +30,10 @@ package enum ResultCode: UInt8, Sendable, CaseIterable {
     case unsupportedVersion = 6
     case unknownUser = 7
     case internalError = 8
+    /// PRECHECK: this user gives no second factor (PAM_IGNORE).
+    case exempt = 9
+    /// PRECHECK: a recent success from the same origin through this service stands (PAM_SUCCESS).
+    case grace = 10
 }
 
 package enum FieldTag: UInt8, Sendable, CaseIterable {
@@ -43,12 +52,26 @@ package enum FieldTag: UInt8, Sendable, CaseIterable {
     case activatedAt = 13
     case lastSuccessAt = 14
     case record = 15
+    case recoveryCode = 16
+    case nextCode = 17
+    case lockedUntil = 18
+    case recoveryCodesLeft = 19
+    case since = 20
+    case afterID = 21
+    case id = 22
+    case time = 23
+    case event = 24
+    case result = 25
+    case callerUID = 26
+    case callerPID = 27
 
     package enum Kind: Sendable { case string, u64, record }
 
     package var kind: Kind {
         switch self {
-        case .expiresAt, .retryAfter, .failures, .activatedAt, .lastSuccessAt: .u64
+        case .expiresAt, .retryAfter, .failures, .activatedAt, .lastSuccessAt, .lockedUntil, .recoveryCodesLeft,
+            .since, .afterID, .id, .time, .callerUID, .callerPID:
+            .u64
         case .record: .record
         default: .string
         }
@@ -57,13 +80,15 @@ package enum FieldTag: UInt8, Sendable, CaseIterable {
     /// Largest value in bytes.
     package var maxLength: Int {
         switch self {
-        case .code: 64
+        case .code, .nextCode, .recoveryCode, .event, .result: 64
         case .message, .uri: 1024
         case .secret: 128
         case .state: 16
         case .record: 4096
         case .user, .service, .rhost, .tty: 256
-        case .expiresAt, .retryAfter, .failures, .activatedAt, .lastSuccessAt: 8
+        case .expiresAt, .retryAfter, .failures, .activatedAt, .lastSuccessAt, .lockedUntil, .recoveryCodesLeft,
+            .since, .afterID, .id, .time, .callerUID, .callerPID:
+            8
         }
     }
 }

@@ -13,11 +13,16 @@ package enum Daemon {
         }
         try PrivateFiles.preparePrivateFile(configuration.databasePath, what: "database file")
         let key = try PrivateFiles.loadOrCreateKey(configuration.keyFilePath)
-        let store = try Store(path: configuration.databasePath, key: key)
+        let store = try Store(
+            path: configuration.databasePath, key: key, window: configuration.window, throttle: configuration.throttle)
         logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])
         let handler = RequestHandler(store: store, configuration: configuration, clock: clock, logger: logger)
+        let listener: Server.Listener = try SystemdIntegration.inheritedListener().map { .inherited($0) }
+            ?? .path(configuration.socketPath)
         return Server(
-            socketPath: configuration.socketPath, handler: handler, logger: logger,
-            requestDeadline: .milliseconds(configuration.requestTimeoutMilliseconds))
+            listener: listener, handler: handler, logger: logger,
+            requestDeadline: .milliseconds(configuration.requestTimeoutMilliseconds),
+            limiter: ConnectionLimiter(
+                maxTotal: configuration.maxConnections, maxPerUID: configuration.maxConnectionsPerUID))
     }
 }

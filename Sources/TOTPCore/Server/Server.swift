@@ -11,75 +11,120 @@ import Glibc
 /// The socket server: one request per connection, each connection served in its own task that
 /// catches its own errors, so one bad client never affects another.
 package struct Server: Service {
-    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    /// An accepted connection: the channel, who is calling, and its request frame to come.
+    struct Connection: Sendable {
+        let channel: Channel
+        let caller: PeerCredentials
+        let request: EventLoopFuture<ByteBuffer>
+    }
 
-    let socketPath: String
+    /// Where connections come from: a path the daemon binds, or a socket systemd passed.
+    package enum Listener: Sendable {
+        case path(String)
+        case inherited(CInt)
+    }
+
+    let listener: Listener
     let handler: RequestHandler
     let logger: Logger
     /// A client must deliver its whole request within this time.
     let requestDeadline: TimeAmount
+    let limiter: ConnectionLimiter
 
-    init(socketPath: String, handler: RequestHandler, logger: Logger, requestDeadline: TimeAmount) {
-        self.socketPath = socketPath
+    init(
+        listener: Listener, handler: RequestHandler, logger: Logger, requestDeadline: TimeAmount,
+        limiter: ConnectionLimiter
+    ) {
+        self.listener = listener
         self.handler = handler
         self.logger = logger
         self.requestDeadline = requestDeadline
+        self.limiter = limiter
     }
 
     package func run() async throws {
-        try SocketPath.prepareForBind(socketPath)
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
-            .bind(unixDomainSocketPath: socketPath) { channel in
-                PeerCredentials.of(channel).flatMapThrowing { caller in
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxBodyLength: WireProtocol.maxRequestBody)))
-                    try pipeline.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
-                    return (try Connection(wrappingChannelSynchronously: channel), caller)
-                }
+        let initializer: @Sendable (Channel) -> EventLoopFuture<Connection> = { channel in
+            PeerCredentials.of(channel).flatMapThrowing { caller in
+                let request = channel.eventLoop.makePromise(of: ByteBuffer.self)
+                let pipeline = channel.pipeline.syncOperations
+                try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxBodyLength: WireProtocol.maxRequestBody)))
+                try pipeline.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes))
+                try pipeline.addHandler(RequestFrameHandler(promise: request))
+                return Connection(channel: channel, caller: caller, request: request.futureResult)
             }
-        // Every local user must be able to connect; authorization happens per request.
-        chmod(socketPath, 0o666)
-        logger.notice("listening", metadata: ["socket": "\(socketPath)"])
-        defer { unlink(socketPath) }
+        }
+        let listening: NIOAsyncChannel<Connection, Never>
+        switch listener {
+        case .path(let socketPath):
+            try SocketPath.prepareForBind(socketPath)
+            listening = try await bootstrap.bind(unixDomainSocketPath: socketPath, childChannelInitializer: initializer)
+            // Every local user must be able to connect; authorization happens per request.
+            chmod(socketPath, 0o666)
+            logger.notice("listening", metadata: ["socket": "\(socketPath)"])
+        case .inherited(let descriptor):
+            listening = try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
+            logger.notice("listening on the socket systemd passed")
+        }
+        defer { if case .path(let socketPath) = listener { unlink(socketPath) } }
+        SystemdIntegration.notify("READY=1")
+        try await accept(from: listening)
+        logger.notice("stopped")
+    }
+
+    private func accept(from listener: NIOAsyncChannel<Connection, Never>) async throws {
         try await withGracefulShutdownHandler {
             try await listener.executeThenClose { connections in
                 try await withThrowingDiscardingTaskGroup { group in
-                    for try await (connection, caller) in connections {
-                        group.addTask { await serve(connection, caller: caller) }
+                    for try await connection in connections {
+                        group.addTask { await serve(connection) }
                     }
                 }
             }
         } onGracefulShutdown: {
             // Stop accepting; connections already accepted are answered before run() returns.
+            SystemdIntegration.notify("STOPPING=1")
             listener.channel.close(promise: nil)
         }
-        logger.notice("stopped")
     }
 
-    private func serve(_ connection: Connection, caller: PeerCredentials) async {
-        let channel = connection.channel
-        let deadline = channel.eventLoop.scheduleTask(in: requestDeadline) { channel.close(promise: nil) }
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                let response: Response
-                do {
-                    var frames = inbound.makeAsyncIterator()
-                    guard let frame = try await frames.next() else { return }
-                    deadline.cancel()
-                    response = await respond(to: frame, caller: caller)
-                } catch let error as FrameDecoder.FrameError {
-                    deadline.cancel()
-                    logger.notice("malformed frame", metadata: ["caller_uid": "\(caller.uid)", "error": "\(error)"])
-                    response = .failure(.badRequest, error.description)
-                }
-                var buffer = channel.allocator.buffer(capacity: 256)
-                response.message.encode(into: &buffer)
-                try await outbound.write(buffer)
-            }
-        } catch {
-            logger.debug("connection ended early", metadata: ["caller_uid": "\(caller.uid)", "error": "\(error)"])
+    private func serve(_ connection: Connection) async {
+        let (channel, caller) = (connection.channel, connection.caller)
+        guard limiter.admit(caller.uid) else {
+            logger.warning("connection refused: too many", metadata: ["caller_uid": "\(caller.uid)", "caller_pid": "\(caller.pid)"])
+            await reply(.failure(.denied, "too many connections from uid \(caller.uid)"), on: channel)
+            return
         }
+        defer { limiter.release(caller.uid) }
+        let deadline = channel.eventLoop.scheduleTask(in: requestDeadline) { channel.close(promise: nil) }
+        let response: Response
+        do {
+            let frame = try await connection.request.get()
+            deadline.cancel()
+            response = await respond(to: frame, caller: caller)
+        } catch let error as FrameDecoder.FrameError {
+            deadline.cancel()
+            logger.notice("malformed frame", metadata: ["caller_uid": "\(caller.uid)", "error": "\(error)"])
+            response = .failure(.badRequest, error.description)
+        } catch {
+            logger.debug("connection ended without a request", metadata: ["caller_uid": "\(caller.uid)", "error": "\(error)"])
+            channel.close(promise: nil)
+            return
+        }
+        await reply(response, on: channel)
+    }
+
+    /// Writes the response, waits until it is handed to the kernel, then closes.
+    private func reply(_ response: Response, on channel: Channel) async {
+        var buffer = channel.allocator.buffer(capacity: 256)
+        response.message.encode(into: &buffer)
+        do {
+            try await channel.writeAndFlush(buffer)
+        } catch {
+            logger.debug("response not delivered", metadata: ["error": "\(error)"])
+        }
+        try? await channel.close()
     }
 
     private func respond(to frame: ByteBuffer, caller: PeerCredentials) async -> Response {

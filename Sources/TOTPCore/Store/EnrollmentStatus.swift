@@ -10,10 +10,13 @@ package struct EnrollmentStatus: Sendable, Equatable {
     package var activatedAt: Int64?
     package var lastSuccessAt: Int64?
     package var failures: Int
+    /// While locked: when attempts are accepted again (`Int64.max`: after an admin unlock).
+    package var lockedUntil: Int64?
+    package var recoveryCodesLeft: Int
 
     package init(
         user: String, state: EnrollmentState, expiresAt: Int64? = nil, activatedAt: Int64? = nil,
-        lastSuccessAt: Int64? = nil, failures: Int = 0
+        lastSuccessAt: Int64? = nil, failures: Int = 0, lockedUntil: Int64? = nil, recoveryCodesLeft: Int = 0
     ) {
         self.user = user
         self.state = state
@@ -21,5 +24,7 @@ package struct EnrollmentStatus: Sendable, Equatable {
         self.activatedAt = activatedAt
         self.lastSuccessAt = lastSuccessAt
         self.failures = failures
+        self.lockedUntil = lockedUntil
+        self.recoveryCodesLeft = recoveryCodesLeft
     }
 }

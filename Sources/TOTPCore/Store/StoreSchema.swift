@@ -45,6 +45,31 @@ enum StoreSchema {
                     CREATE INDEX audit_by_user_time ON audit (user, time);
                     """)
         }
+        migrator.registerMigration("v2: throttling, drift, recovery codes, grace") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE enrollment ADD COLUMN locked_until INTEGER;
+                    ALTER TABLE enrollment ADD COLUMN window_start INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE enrollment ADD COLUMN window_attempts INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE enrollment ADD COLUMN drift INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE recovery_code (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        user TEXT NOT NULL,
+                        salt BLOB NOT NULL,
+                        hash BLOB NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        used_at INTEGER
+                    ) STRICT;
+                    CREATE INDEX recovery_code_by_user ON recovery_code (user);
+                    CREATE TABLE grace (
+                        user TEXT NOT NULL,
+                        service TEXT NOT NULL,
+                        origin TEXT NOT NULL,
+                        succeeded_at INTEGER NOT NULL,
+                        PRIMARY KEY (user, service, origin)
+                    ) STRICT;
+                    """)
+        }
         return migrator
     }
 }

@@ -5,17 +5,19 @@ package enum CodeCheck: Equatable, Sendable {
     case replayed
     case wrong
 
-    /// Tries every step in `now ± window`. All candidates are computed and compared so the time
-    /// taken does not depend on which one matched; only steps after `lastUsedStep` are accepted.
+    /// Tries every step in `now + drift ± window`. All candidates are computed and compared so
+    /// the time taken does not depend on which one matched; only steps after `lastUsedStep` are
+    /// accepted.
     package static func evaluate(
         code: String, secret: [UInt8], parameters: OTPParameters, unixTime: Int64,
-        window: Int, lastUsedStep: UInt64?
+        window: Int, drift: Int64 = 0, lastUsedStep: UInt64?
     ) -> CodeCheck {
-        let current = OneTimePassword.step(at: unixTime, period: parameters.period)
-        let first = current >= UInt64(window) ? current - UInt64(window) : 0
+        let center = Int64(OneTimePassword.step(at: unixTime, period: parameters.period)) + drift
+        let first = UInt64(max(center - Int64(window), 0))
+        let last = UInt64(max(center + Int64(window), 0))
         var accepted: UInt64?
         var replayed = false
-        for step in first...(current + UInt64(window)) {
+        for step in first...last {
             let expected = OneTimePassword.totp(secret: secret, step: step, parameters: parameters)
             guard OneTimePassword.constantTimeEqual(expected, code) else { continue }
             if let lastUsedStep, step <= lastUsedStep {

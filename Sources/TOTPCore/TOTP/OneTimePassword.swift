@@ -28,8 +28,12 @@ package enum OneTimePassword {
     /// Compares without an early exit, so the time taken does not tell how many leading
     /// characters of a guess were right.
     package static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
-        let a = Array(lhs.utf8)
-        let b = Array(rhs.utf8)
+        constantTimeEqual(Array(lhs.utf8), Array(rhs.utf8))
+    }
+
+    package static func constantTimeEqual<A: Collection<UInt8>, B: Collection<UInt8>>(_ lhs: A, _ rhs: B) -> Bool {
+        let a = Array(lhs)
+        let b = Array(rhs)
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
         for index in a.indices { difference |= a[index] ^ b[index] }

@@ -30,6 +30,11 @@ enum {
     TOTPD_OP_STATUS = 4,
     TOTPD_OP_LIST = 5,
     TOTPD_OP_REVOKE = 6,
+    TOTPD_OP_UNLOCK = 7,
+    TOTPD_OP_AUDIT_LOG = 8,
+    TOTPD_OP_RECOVERY_REGENERATE = 9,
+    TOTPD_OP_RESYNC = 10,
+    TOTPD_OP_PRECHECK = 11,
 };
 
 /* Result codes (second body byte of a response). */
@@ -43,6 +48,8 @@ enum {
     TOTPD_RESULT_UNSUPPORTED_VERSION = 6,
     TOTPD_RESULT_UNKNOWN_USER = 7,
     TOTPD_RESULT_INTERNAL_ERROR = 8,
+    TOTPD_RESULT_EXEMPT = 9, /* PRECHECK: no second factor for this user */
+    TOTPD_RESULT_GRACE = 10, /* PRECHECK: a recent success stands */
 };
 
 /* Field tags. */
@@ -62,6 +69,18 @@ enum {
     TOTPD_TAG_ACTIVATED_AT = 13,
     TOTPD_TAG_LAST_SUCCESS_AT = 14,
     TOTPD_TAG_RECORD = 15,
+    TOTPD_TAG_RECOVERY_CODE = 16,
+    TOTPD_TAG_NEXT_CODE = 17,
+    TOTPD_TAG_LOCKED_UNTIL = 18,
+    TOTPD_TAG_RECOVERY_CODES_LEFT = 19,
+    TOTPD_TAG_SINCE = 20,
+    TOTPD_TAG_AFTER_ID = 21,
+    TOTPD_TAG_ID = 22,
+    TOTPD_TAG_TIME = 23,
+    TOTPD_TAG_EVENT = 24,
+    TOTPD_TAG_RESULT = 25,
+    TOTPD_TAG_CALLER_UID = 26,
+    TOTPD_TAG_CALLER_PID = 27,
 };
 
 /* Largest value in bytes, per tag (u64 tags are exactly TOTPD_U64_SIZE). */
@@ -81,6 +100,18 @@ enum {
     TOTPD_MAXLEN_ACTIVATED_AT = 8,
     TOTPD_MAXLEN_LAST_SUCCESS_AT = 8,
     TOTPD_MAXLEN_RECORD = 4096,
+    TOTPD_MAXLEN_RECOVERY_CODE = 64,
+    TOTPD_MAXLEN_NEXT_CODE = 64,
+    TOTPD_MAXLEN_LOCKED_UNTIL = 8,
+    TOTPD_MAXLEN_RECOVERY_CODES_LEFT = 8,
+    TOTPD_MAXLEN_SINCE = 8,
+    TOTPD_MAXLEN_AFTER_ID = 8,
+    TOTPD_MAXLEN_ID = 8,
+    TOTPD_MAXLEN_TIME = 8,
+    TOTPD_MAXLEN_EVENT = 64,
+    TOTPD_MAXLEN_RESULT = 64,
+    TOTPD_MAXLEN_CALLER_UID = 8,
+    TOTPD_MAXLEN_CALLER_PID = 8,
 };
 
 /* A verification code on the wire: 6 to 8 ASCII digits. */

@@ -8,17 +8,22 @@ struct Enroll: AsyncParsableCommand {
             Prints the otpauth URI and the secret; then confirm with a code from the app:
               totpctl enroll
               totpctl confirm --code 123456
+            To replace your own active enrollment, prove you hold it:
+              totpctl enroll --code 123456        (a current code or a recovery code)
             """)
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var account: UserOptions
+    @Option(help: "When already enrolled: a current code or a recovery code (- reads standard input).")
+    var code: String?
     @Flag(help: "Print one JSON object (user, secret, uri, expires) for scripts.")
     var json = false
 
     func run() async throws {
-        let response = try await connection.call(.enrollBegin(user: try account.resolvedUser()))
-        guard let user = response.string(.user), let secret = response.string(.secret),
-            let uri = response.string(.uri), let expires = OutputFormat.timestamp(response.u64(.expiresAt).map { Int64($0) })
+        let request = Request.enrollBegin(user: try account.resolvedUser(), proof: code.map(OutputFormat.code))
+        let response = try await connection.call(request)
+        guard let user = response.string(.user), let secret = response.string(.secret), let uri = response.string(.uri),
+            let expires = OutputFormat.timestamp(response.u64(.expiresAt).map { Int64(clamping: $0) })
         else { throw ValidationError("the daemon's answer lacks enrollment fields") }
         if json {
             print(try OutputFormat.json(["user": user, "secret": secret, "uri": uri, "expires": expires]))

@@ -19,10 +19,15 @@ struct Status: AsyncParsableCommand {
             print(try OutputFormat.json(OutputFormat.StatusJSON(status)))
             return
         }
-        var rows = [["user", status.user], ["state", status.state.rawValue], ["failures", "\(status.failures)"]]
-        for (label, time) in [("expires", status.expiresAt), ("activated", status.activatedAt), ("last success", status.lastSuccessAt)] {
-            if let text = OutputFormat.timestamp(time) { rows.append([label, text]) }
+        let json = OutputFormat.StatusJSON(status)
+        var rows = [["user", json.user], ["state", json.state], ["failures", "\(json.failures)"]]
+        for (label, text) in [
+            ("expires", json.expires), ("enrolled since", json.activated), ("last success", json.lastSuccess),
+            ("locked until", json.lockedUntil),
+        ] {
+            if let text { rows.append([label, text]) }
         }
+        if status.state == .active { rows.append(["recovery codes left", "\(json.recoveryCodesLeft)"]) }
         print(OutputFormat.table(rows))
     }
 }
