@@ -114,11 +114,25 @@ static enum field_kind field_kind(uint8_t tag, size_t *max_length) {
     case TOTPD_TAG_STATE:
         *max_length = TOTPD_MAXLEN_STATE;
         return KIND_STRING;
+    case TOTPD_TAG_RECOVERY_CODE:
+    case TOTPD_TAG_NEXT_CODE:
+    case TOTPD_TAG_EVENT:
+    case TOTPD_TAG_RESULT:
+        *max_length = TOTPD_MAXLEN_EVENT; /* all four are limited to 64 bytes */
+        return KIND_STRING;
     case TOTPD_TAG_EXPIRES_AT:
     case TOTPD_TAG_RETRY_AFTER:
     case TOTPD_TAG_FAILURES:
     case TOTPD_TAG_ACTIVATED_AT:
     case TOTPD_TAG_LAST_SUCCESS_AT:
+    case TOTPD_TAG_LOCKED_UNTIL:
+    case TOTPD_TAG_RECOVERY_CODES_LEFT:
+    case TOTPD_TAG_SINCE:
+    case TOTPD_TAG_AFTER_ID:
+    case TOTPD_TAG_ID:
+    case TOTPD_TAG_TIME:
+    case TOTPD_TAG_CALLER_UID:
+    case TOTPD_TAG_CALLER_PID:
         *max_length = TOTPD_U64_SIZE;
         return KIND_U64;
     case TOTPD_TAG_RECORD:
@@ -499,16 +513,38 @@ out:
 
 /* ---- field checks -------------------------------------------------------------------------- */
 
-bool totpd_code_is_wellformed(const char *code) {
-    if (code == NULL)
-        return false;
-    size_t length = strnlen(code, TOTPD_CODE_MAX_DIGITS + 1);
+static bool is_digit_code(const char *code, size_t length) {
     if (length < TOTPD_CODE_MIN_DIGITS || length > TOTPD_CODE_MAX_DIGITS)
         return false;
     for (size_t i = 0; i < length; i++)
         if (code[i] < '0' || code[i] > '9')
             return false;
     return true;
+}
+
+/* A recovery code: 10 base32 characters in either case, optionally with a hyphen after the
+   fifth (the way totpctl prints them). */
+static bool is_recovery_code(const char *code, size_t length) {
+    const bool hyphenated = length == TOTPD_RECOVERY_CODE_LENGTH + 1;
+    if (length != TOTPD_RECOVERY_CODE_LENGTH && !hyphenated)
+        return false;
+    for (size_t i = 0; i < length; i++) {
+        const char c = code[i];
+        if (hyphenated && i == 5) {
+            if (c != '-')
+                return false;
+        } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool totpd_code_is_wellformed(const char *code) {
+    if (code == NULL)
+        return false;
+    size_t length = strnlen(code, TOTPD_RECOVERY_CODE_LENGTH + 2);
+    return is_digit_code(code, length) || is_recovery_code(code, length);
 }
 
 /* Decodes one UTF-8 sequence of at most available bytes; returns its length, or 0 if the bytes

@@ -48,6 +48,10 @@ static const char *result_name(uint8_t result) {
         return "UNKNOWN_USER";
     case TOTPD_RESULT_INTERNAL_ERROR:
         return "INTERNAL_ERROR";
+    case TOTPD_RESULT_EXEMPT:
+        return "EXEMPT";
+    case TOTPD_RESULT_GRACE:
+        return "GRACE";
     default:
         return "an unknown result code";
     }
@@ -78,12 +82,14 @@ static totpd_status add_audit_item(pam_handle_t *pamh, totpd_request *request, i
     return totpd_request_add_string(request, tag, text, totpd_utf8_prefix_length(text, max_length));
 }
 
-static totpd_status build_verify(pam_handle_t *pamh, totpd_request *request, uint8_t *buffer,
-                                 size_t capacity, const char *user, const char *code) {
-    totpd_status status = totpd_request_begin(request, buffer, capacity, TOTPD_OP_VERIFY);
+/* USER, CODE when given, and the audit items: the shape of both PRECHECK and VERIFY. */
+static totpd_status build_request(pam_handle_t *pamh, totpd_request *request, uint8_t *buffer,
+                                  size_t capacity, uint8_t operation, const char *user,
+                                  const char *code) {
+    totpd_status status = totpd_request_begin(request, buffer, capacity, operation);
     if (status == TOTPD_CLIENT_OK)
         status = totpd_request_add_string(request, TOTPD_TAG_USER, user, strlen(user));
-    if (status == TOTPD_CLIENT_OK)
+    if (status == TOTPD_CLIENT_OK && code != NULL)
         status = totpd_request_add_string(request, TOTPD_TAG_CODE, code, strlen(code));
     if (status == TOTPD_CLIENT_OK)
         status =
@@ -95,6 +101,120 @@ static totpd_status build_verify(pam_handle_t *pamh, totpd_request *request, uin
     return status;
 }
 
+/* Sends one request and reads the answer into response. Each exchange has its own timeout
+   budget. Returns PAM_SUCCESS when an answer arrived, else PAM_AUTHINFO_UNAVAIL (logged, and
+   told to the user): the module fails closed. The frame, which may hold the code, is zeroed. */
+static int ask_daemon(pam_handle_t *pamh, const totpd_args *args, bool silent, uint8_t operation,
+                      const char *user, const char *code, totpd_response *response) {
+    uint8_t frame[TOTPD_MAX_REQUEST_FRAME];
+    totpd_request request;
+    int error_number = 0;
+    int retval = PAM_SUCCESS;
+    int64_t started;
+
+    totpd_status status = build_request(pamh, &request, frame, sizeof frame, operation, user, code);
+    if (status != TOTPD_CLIENT_OK) {
+        pam_syslog(pamh, LOG_ERR, "cannot build the request for user \"%s\": %s", user,
+                   totpd_status_text(status));
+        retval = PAM_AUTHINFO_UNAVAIL;
+        goto out;
+    }
+    if (args->debug)
+        pam_syslog(pamh, LOG_DEBUG, "asking totpd at %s about user \"%s\" (timeout %u s)",
+                   args->socket_path, user, args->timeout_seconds);
+    started = monotonic_ms();
+    status = totpd_exchange(args->socket_path, args->timeout_seconds * 1000u, request.frame,
+                            request.length, response, &error_number);
+    if (status != TOTPD_CLIENT_OK) {
+        char reason[128] = "";
+        /* GNU strerror_r: thread-safe, returns the text (maybe not in reason). */
+        const char *text = error_number != 0 ? strerror_r(error_number, reason, sizeof reason) : "";
+        pam_syslog(pamh, LOG_ERR, "totpd at %s is unavailable: %s%s%s", args->socket_path,
+                   totpd_status_text(status), error_number != 0 ? ": " : "", text);
+        retval = PAM_AUTHINFO_UNAVAIL;
+        goto out;
+    }
+    if (args->debug)
+        pam_syslog(pamh, LOG_DEBUG, "totpd answered %s for user \"%s\" in %" PRId64 " ms%s%s",
+                   result_name(response->result), user, monotonic_ms() - started,
+                   response->has_message ? ": " : "", response->has_message ? response->message : "");
+out:
+    if (retval != PAM_SUCCESS)
+        tell_user(pamh, silent, UNAVAILABLE_TEXT);
+    explicit_bzero(frame, sizeof frame);
+    return retval;
+}
+
+/* map_result's answer to a PRECHECK that found a code is needed. Not a PAM code. */
+enum { ASK_FOR_CODE = -1 };
+
+/* The one place where answers become PAM codes (docs/PROTOCOL.md, "Result codes"). Every
+   refusal shows the same text, so the dialogue does not reveal enrollment. EXEMPT and GRACE are
+   meaningful only as answers to PRECHECK; OK to PRECHECK means "ask for a code". */
+static int map_result(pam_handle_t *pamh, bool silent, const char *user, uint8_t operation,
+                      const totpd_response *response) {
+    const bool precheck = operation == TOTPD_OP_PRECHECK;
+    const char *service = NULL;
+    switch (response->result) {
+    case TOTPD_RESULT_OK:
+        if (precheck)
+            return ASK_FOR_CODE;
+        pam_syslog(pamh, LOG_INFO, "accepted the code of user \"%s\"", user);
+        return PAM_SUCCESS;
+    case TOTPD_RESULT_EXEMPT:
+        if (!precheck)
+            break;
+        pam_syslog(pamh, LOG_INFO, "user \"%s\" is exempt from the second factor", user);
+        return PAM_IGNORE;
+    case TOTPD_RESULT_GRACE:
+        if (!precheck)
+            break;
+        (void)pam_get_item(pamh, PAM_SERVICE, (const void **)&service);
+        pam_syslog(pamh, LOG_INFO, "user \"%s\" is within the grace period of service %s", user,
+                   service != NULL ? service : "(unknown)");
+        return PAM_SUCCESS;
+    case TOTPD_RESULT_REJECTED:
+        pam_syslog(pamh, LOG_NOTICE, "wrong or already used code for user \"%s\"", user);
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        return PAM_AUTH_ERR;
+    case TOTPD_RESULT_NOT_ENROLLED:
+        pam_syslog(pamh, LOG_NOTICE, "user \"%s\" has no active enrollment", user);
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        return PAM_AUTH_ERR;
+    case TOTPD_RESULT_DENIED:
+        pam_syslog(pamh, LOG_WARNING, "totpd refused to answer about user \"%s\" for uid %u%s%s",
+                   user, (unsigned)getuid(), response->has_message ? ": " : "",
+                   response->has_message ? response->message : "");
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        return PAM_AUTH_ERR;
+    case TOTPD_RESULT_UNKNOWN_USER:
+        pam_syslog(pamh, LOG_NOTICE, "totpd does not know user \"%s\"", user);
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        return PAM_AUTH_ERR;
+    case TOTPD_RESULT_LOCKED:
+        if (response->has_retry_after) {
+            pam_syslog(pamh, LOG_NOTICE, "user \"%s\" is locked out for %" PRIu64 " more seconds",
+                       user, response->retry_after);
+            if (!silent)
+                (void)pam_error(pamh, "Too many attempts. Try again in %" PRIu64 " seconds.",
+                                response->retry_after);
+        } else {
+            pam_syslog(pamh, LOG_NOTICE, "user \"%s\" is locked out until an admin unlocks", user);
+            tell_user(pamh, silent,
+                      "Too many failed attempts. Ask an administrator to unlock your account.");
+        }
+        return PAM_MAXTRIES;
+    default:
+        break;
+    }
+    /* Fail closed on anything the module cannot act on. */
+    pam_syslog(pamh, LOG_ERR, "totpd answered %s (%u) for user \"%s\"%s%s",
+               result_name(response->result), (unsigned)response->result, user,
+               response->has_message ? ": " : "", response->has_message ? response->message : "");
+    tell_user(pamh, silent, UNAVAILABLE_TEXT);
+    return PAM_AUTHINFO_UNAVAIL;
+}
+
 TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
     const bool silent = (flags & PAM_SILENT) != 0;
     int retval = PAM_AUTH_ERR;
@@ -103,12 +223,7 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
     char problem[256];
     const char *user = NULL;
     char *code = NULL;
-    uint8_t frame[TOTPD_MAX_REQUEST_FRAME]; /* holds the code once built */
-    totpd_request request;
     totpd_response response;
-    totpd_status status;
-    int error_number = 0;
-    int64_t started;
 
     memset(&response, 0, sizeof response);
 
@@ -134,8 +249,15 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
         goto out;
     }
 
-    /* Prompt before asking the daemon anything, so the dialogue is the same whether or not the
-       user is enrolled. */
+    /* Is a code needed at all (exempt users, grace periods)? The daemon answers "ask" for
+       unknown and unenrolled users too, so the dialogue does not reveal enrollment. */
+    retval = ask_daemon(pamh, &args, silent, TOTPD_OP_PRECHECK, user, NULL, &response);
+    if (retval != PAM_SUCCESS)
+        goto out;
+    retval = map_result(pamh, silent, user, TOTPD_OP_PRECHECK, &response);
+    if (retval != ASK_FOR_CODE)
+        goto out;
+
     rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", CODE_PROMPT);
     if (rc != PAM_SUCCESS || code == NULL) {
         pam_syslog(pamh, LOG_ERR, "conversation failed for user \"%s\": %s", user,
@@ -147,107 +269,22 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
     /* Not a code at all: say no without bothering the daemon (and without logging it). */
     if (!totpd_code_is_wellformed(code)) {
         pam_syslog(pamh, LOG_NOTICE,
-                   "user \"%s\" entered something that is not a %d to %d digit code", user,
-                   TOTPD_CODE_MIN_DIGITS, TOTPD_CODE_MAX_DIGITS);
+                   "user \"%s\" entered something that is neither a %d to %d digit code nor a "
+                   "recovery code",
+                   user, TOTPD_CODE_MIN_DIGITS, TOTPD_CODE_MAX_DIGITS);
         tell_user(pamh, silent, WRONG_CODE_TEXT);
         retval = PAM_AUTH_ERR;
         goto out;
     }
 
-    status = build_verify(pamh, &request, frame, sizeof frame, user, code);
-    if (status != TOTPD_CLIENT_OK) {
-        pam_syslog(pamh, LOG_ERR, "cannot build the request for user \"%s\": %s", user,
-                   totpd_status_text(status));
-        tell_user(pamh, silent, UNAVAILABLE_TEXT);
-        retval = PAM_AUTHINFO_UNAVAIL;
+    retval = ask_daemon(pamh, &args, silent, TOTPD_OP_VERIFY, user, code, &response);
+    if (retval != PAM_SUCCESS)
         goto out;
-    }
-
-    if (args.debug)
-        pam_syslog(pamh, LOG_DEBUG, "asking totpd at %s to verify user \"%s\" (timeout %u s)",
-                   args.socket_path, user, args.timeout_seconds);
-    started = monotonic_ms();
-    status = totpd_exchange(args.socket_path, args.timeout_seconds * 1000u, request.frame,
-                            request.length, &response, &error_number);
-    if (status != TOTPD_CLIENT_OK) {
-        char reason[128] = "";
-        if (error_number != 0) {
-            /* GNU strerror_r: thread-safe, returns the text (maybe not in reason). */
-            const char *text = strerror_r(error_number, reason, sizeof reason);
-            pam_syslog(pamh, LOG_ERR, "totpd at %s is unavailable: %s: %s", args.socket_path,
-                       totpd_status_text(status), text);
-        } else {
-            pam_syslog(pamh, LOG_ERR, "totpd at %s is unavailable: %s", args.socket_path,
-                       totpd_status_text(status));
-        }
-        tell_user(pamh, silent, UNAVAILABLE_TEXT);
-        retval = PAM_AUTHINFO_UNAVAIL;
-        goto out;
-    }
-    if (args.debug)
-        pam_syslog(pamh, LOG_DEBUG, "totpd answered %s for user \"%s\" in %" PRId64 " ms%s%s",
-                   result_name(response.result), user, monotonic_ms() - started,
-                   response.has_message ? ": " : "", response.has_message ? response.message : "");
-
-    /* The one place where answers become PAM codes (docs/PROTOCOL.md, "Result codes"). Every
-       refusal shows the same text, so the dialogue does not reveal enrollment. */
-    switch (response.result) {
-    case TOTPD_RESULT_OK:
-        pam_syslog(pamh, LOG_INFO, "accepted the code of user \"%s\"", user);
-        retval = PAM_SUCCESS;
-        break;
-    case TOTPD_RESULT_REJECTED:
-        pam_syslog(pamh, LOG_NOTICE, "wrong or already used code for user \"%s\"", user);
-        tell_user(pamh, silent, WRONG_CODE_TEXT);
-        retval = PAM_AUTH_ERR;
-        break;
-    case TOTPD_RESULT_NOT_ENROLLED:
-        pam_syslog(pamh, LOG_NOTICE, "user \"%s\" has no active enrollment", user);
-        tell_user(pamh, silent, WRONG_CODE_TEXT);
-        retval = PAM_AUTH_ERR;
-        break;
-    case TOTPD_RESULT_DENIED:
-        pam_syslog(pamh, LOG_WARNING, "totpd refused to verify user \"%s\" for uid %u%s%s", user,
-                   (unsigned)getuid(), response.has_message ? ": " : "",
-                   response.has_message ? response.message : "");
-        tell_user(pamh, silent, WRONG_CODE_TEXT);
-        retval = PAM_AUTH_ERR;
-        break;
-    case TOTPD_RESULT_UNKNOWN_USER:
-        pam_syslog(pamh, LOG_NOTICE, "totpd does not know user \"%s\"", user);
-        tell_user(pamh, silent, WRONG_CODE_TEXT);
-        retval = PAM_AUTH_ERR;
-        break;
-    case TOTPD_RESULT_LOCKED:
-        if (response.has_retry_after) {
-            pam_syslog(pamh, LOG_NOTICE, "user \"%s\" is locked out for %" PRIu64 " more seconds",
-                       user, response.retry_after);
-            if (!silent)
-                (void)pam_error(pamh, "Too many attempts. Try again in %" PRIu64 " seconds.",
-                                response.retry_after);
-        } else {
-            pam_syslog(pamh, LOG_NOTICE, "user \"%s\" is locked out", user);
-            tell_user(pamh, silent, "Too many attempts. Try again later.");
-        }
-        retval = PAM_MAXTRIES;
-        break;
-    case TOTPD_RESULT_BAD_REQUEST:
-    case TOTPD_RESULT_UNSUPPORTED_VERSION:
-    case TOTPD_RESULT_INTERNAL_ERROR:
-    default:
-        /* Fail closed on anything the module cannot act on. */
-        pam_syslog(pamh, LOG_ERR, "totpd answered %s (%u) for user \"%s\"%s%s",
-                   result_name(response.result), (unsigned)response.result, user,
-                   response.has_message ? ": " : "", response.has_message ? response.message : "");
-        tell_user(pamh, silent, UNAVAILABLE_TEXT);
-        retval = PAM_AUTHINFO_UNAVAIL;
-        break;
-    }
+    retval = map_result(pamh, silent, user, TOTPD_OP_VERIFY, &response);
 
 out:
-    /* The request frame and the response text held the code or what the daemon said of it. */
+    /* The response text held what the daemon said of the code; the typed code is wiped. */
     explicit_bzero(&response, sizeof response);
-    explicit_bzero(frame, sizeof frame);
     if (code != NULL) {
         explicit_bzero(code, strlen(code));
         free(code);

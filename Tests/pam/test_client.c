@@ -233,6 +233,8 @@ static void test_malformed_responses(void) {
     MALFORMED("\0\0\0\x0c\x01\x03\x0b\x00\x07\0\0\0\0\0\0\x05");     /* u64 of 7 bytes */
     MALFORMED("\0\0\0\x0e\x01\x03\x0b\x00\x09\0\0\0\0\0\0\0\0\x05"); /* u64 of 9 bytes */
     MALFORMED("\0\0\0\x05\x01\x00\x09\x00\x00");                     /* empty u64 */
+    MALFORMED("\0\0\0\x0c\x01\x00\x12\x00\x07\0\0\0\0\0\0\x05");     /* LOCKED_UNTIL of 7 */
+    MALFORMED("\0\0\0\x0c\x01\x00\x1b\x00\x07\0\0\0\0\0\0\x05");     /* CALLER_PID of 7 */
     TOO_LARGE("\0\0\x40\x01\x01\x01");                               /* 16385 */
     TOO_LARGE("\xff\xff\xff\xff\x01\x01");
 
@@ -268,6 +270,19 @@ static void test_field_checks(void) {
     CHECK(!totpd_code_is_wellformed("123456\n"));
     CHECK(!totpd_code_is_wellformed("-12345"));
     CHECK(!totpd_code_is_wellformed("\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93")); /* fullwidth */
+    /* Recovery codes: 10 base32 characters, any case, optionally hyphenated after the fifth. */
+    CHECK(totpd_code_is_wellformed("abcde-fghij"));
+    CHECK(totpd_code_is_wellformed("ABCDEFGHIJ"));
+    CHECK(totpd_code_is_wellformed("abcdefghij"));
+    CHECK(totpd_code_is_wellformed("a2c4e-7ghij"));
+    CHECK(!totpd_code_is_wellformed("abcde-fghi"));
+    CHECK(!totpd_code_is_wellformed("abcde--fghij"));
+    CHECK(!totpd_code_is_wellformed("abcd-efghij"));
+    CHECK(!totpd_code_is_wellformed("abcde-fghi1"));
+    CHECK(!totpd_code_is_wellformed("abcdefghijk"));
+    CHECK(!totpd_code_is_wellformed("abcde fghij"));
+    CHECK(!totpd_code_is_wellformed("abcde-fgh8j"));
+    CHECK(!totpd_code_is_wellformed("abcdefghij\n"));
     CHECK(!totpd_code_is_wellformed(""));
     CHECK(!totpd_code_is_wellformed(NULL));
 

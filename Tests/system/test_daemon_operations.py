@@ -62,6 +62,71 @@ def test_lockout_is_shown_to_the_user_and_lifted_by_unlock(tools, pam_service, m
     assert ("verify", "rate-limited") in events and ("unlock", "unlocked") in events
 
 
+def test_recovery_code_works_once_at_the_code_prompt(tools, pam_service, make_user):
+    user = make_user()
+    begun = json.loads(tools.totpctl("enroll", "--user", user, "--json").stdout)
+    confirmed = tools.totpctl("confirm", "--user", user, "--code", totp(begun["secret"]), "--json")
+    codes = json.loads(confirmed.stdout)["recovery_codes"]
+    service = pam_service(f"socket={tools.daemon.socket}")
+    first = tools.pamtester(service, user, codes[0].upper())
+    assert first.returncode == 0 and AUTH_OK in first.stdout, first.stdout + first.stderr
+    reused = tools.pamtester(service, user, codes[0])
+    assert reused.returncode != 0 and AUTH_FAILED in reused.stderr
+    status = json.loads(tools.totpctl("status", "--user", user, "--json").stdout)
+    assert status["recovery_codes_left"] == 9
+    log = tools.daemon.logged()
+    assert codes[0] not in log and codes[0].upper() not in log
+
+
+def test_exempt_users_get_pam_ignore(workdir, make_user, make_group, pam_service):
+    exempt_group = make_group()
+    exempt, required = make_user(), make_user()
+    subprocess.run(["usermod", "-a", "-G", exempt_group, exempt], check=True)
+    daemon = Daemon(workdir, f"second_factor:\n  exempt: [\"%{exempt_group}\"]\n")
+    daemon.start()
+    try:
+        # PAM_IGNORE passes on to pam_permit; any other failure of pam_totpd ends the stack.
+        service = pam_service(f"socket={daemon.socket}")
+        path = Path("/etc/pam.d", service)
+        path.write_text(path.read_text().replace("auth required", "auth [success=ok ignore=ignore default=die]")
+                        + "auth required pam_permit.so\n")
+        # No input at all: a prompt would fail the conversation.
+        result = subprocess.run(["pamtester", service, exempt, "authenticate"], input="", capture_output=True,
+                                text=True, timeout=30)
+        assert result.returncode == 0, result.stdout + result.stderr
+        control = subprocess.run(["pamtester", service, required, "authenticate"], input="", capture_output=True,
+                                 text=True, timeout=30)
+        assert control.returncode != 0
+    finally:
+        daemon.stop()
+
+
+def test_grace_period_skips_the_code_for_the_same_remote_host_only(workdir, make_user, pam_service):
+    user = make_user()
+    service = pam_service("")  # arguments filled in below, once the daemon's socket is known
+    daemon = Daemon(workdir, f"grace_period:\n  {service}: 300\n")
+    daemon.start()
+    try:
+        path = Path("/etc/pam.d", service)
+        path.write_text(path.read_text().rstrip("\n") + f"socket={daemon.socket}\n")
+        tools = Tools(workdir, daemon)
+        secret = enroll(tools, user)
+
+        def login(rhost, code):
+            return subprocess.run(["pamtester", "-I", f"rhost={rhost}", service, user, "authenticate"],
+                                  input=code + "\n" if code else "", capture_output=True, text=True, timeout=30)
+
+        assert login("192.0.2.10", totp(secret, 1)).returncode == 0
+        # Same host within 300 s: no prompt (no input is given at all).
+        assert login("192.0.2.10", None).returncode == 0
+        # Another host still has to give a code.
+        assert login("192.0.2.11", None).returncode != 0
+        events = [(e["event"], e["result"]) for e in json.loads(tools.totpctl("log", "--json").stdout)]
+        assert events.count(("verify", "accepted")) == 1
+    finally:
+        daemon.stop()
+
+
 def test_socket_activation_and_readiness(workdir, make_user, pam_service):
     notify_path = str(workdir / "notify")
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

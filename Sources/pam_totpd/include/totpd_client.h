@@ -82,7 +82,7 @@ totpd_status totpd_exchange(const char *socket_path, unsigned timeout_ms, const 
 
 /* Field checks and helpers for building requests. */
 
-/* 6 to 8 ASCII digits and nothing else. */
+/* 6 to 8 ASCII digits, or a recovery code (10 base32 characters, optionally abcde-fghij). */
 bool totpd_code_is_wellformed(const char *code);
 
 /* What the daemon accepts as USER: 1 to 256 bytes of valid UTF-8 without control characters

@@ -114,10 +114,12 @@ enum {
     TOTPD_MAXLEN_CALLER_PID = 8,
 };
 
-/* A verification code on the wire: 6 to 8 ASCII digits. */
+/* A verification code on the wire: 6 to 8 ASCII digits, or a recovery code of 10 base32
+   characters (optionally hyphenated after the fifth). */
 enum {
     TOTPD_CODE_MIN_DIGITS = 6,
     TOTPD_CODE_MAX_DIGITS = 8,
+    TOTPD_RECOVERY_CODE_LENGTH = 10,
 };
 
 #endif
