@@ -1,4 +1,5 @@
 import Crypto
+import Synchronization
 import Testing
 
 @testable import TOTPCore
@@ -10,11 +11,15 @@ import Testing
     let clock = ManualClock(1_700_000_000)
     let source = AuditSource(caller: PeerCredentials(uid: 0, gid: 0, pid: 1))
     let policy = ThrottlePolicy()
+    let lockouts = LockoutLog()
     var secret: [UInt8] = []
 
     init() async throws {
         directory = try TemporaryDirectory()
-        store = try Store(path: directory.path + "/totpd.sqlite", key: SymmetricKey(size: .bits256), throttle: policy)
+        let lockouts = lockouts
+        store = try Store(path: directory.path + "/totpd.sqlite", key: SymmetricKey(size: .bits256), throttle: policy) {
+            _, seconds in lockouts.entries.withLock { $0.append(seconds) }
+        }
         guard case .started(let secret, _) = try await store.beginEnrollment(
             user: "alice", parameters: .default, lifetime: 600, authority: .admin, now: clock.unixTime(), source: source)
         else { throw CancellationError() }
@@ -74,6 +79,8 @@ import Testing
         clock.advance(by: 1)
         #expect(try await attempt(code()) == .accepted)
         #expect(try await store.status(user: "alice", now: clock.unixTime()).failures == 0)
+        // Each lockout was reported (for the daemon's log) with its length.
+        #expect(lockouts.entries.withLock { $0 } == [30, 60])
     }
 
     @Test func hardLimitHoldsUntilUnlock() async throws {
@@ -107,4 +114,9 @@ import Testing
         }
         #expect(checked == policy.hardLimit)
     }
+}
+
+/// What the store reported about lockouts, as the daemon's log would show it.
+final class LockoutLog: Sendable {
+    let entries = Mutex<[Int64?]>([])
 }

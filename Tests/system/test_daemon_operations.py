@@ -44,6 +44,20 @@ def test_shipped_configuration_checks_clean():
     assert result.returncode == 0 and "configuration OK" in result.stdout, result.stderr
 
 
+def test_flags_override_the_file(workdir):
+    daemon = Daemon(workdir, "socket: /nonexistent/run/socket\nstate_directory: /nonexistent/state\n"
+                             "issuer: from-the-file\n")
+    daemon.start()  # listens on --socket, stores in --state-dir: the file's paths do not exist
+    try:
+        tools = Tools(workdir, daemon)
+        assert (Path(daemon.state) / "totpd.sqlite").exists()
+        # --issuer system-test overrides the file's issuer too.
+        uri = json.loads(tools.totpctl("enroll", "--user", "root", "--json").stdout)["uri"]
+        assert uri.startswith("otpauth://totp/system-test:root?")
+    finally:
+        daemon.stop()
+
+
 def test_lockout_is_shown_to_the_user_and_lifted_by_unlock(tools, pam_service, make_user):
     user = make_user()
     secret = enroll(tools, user)

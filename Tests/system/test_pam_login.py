@@ -115,3 +115,23 @@ def test_daemon_log_never_holds_codes_or_secrets(tools, pam_service, make_user):
     log = tools.daemon.logged()
     assert "request handled" in log
     assert code not in log and secret not in log
+
+
+def test_consecutive_failures_lock_the_user_out(tools, pam_service, make_user):
+    user = make_user()
+    secret = enroll(tools, user)
+    service = pam_service(f"socket={tools.daemon.socket}")
+    for _ in range(5):
+        assert tools.pamtester(service, user, wrong_code(secret)).returncode != 0
+    # The fifth failure locked the account for 30 s: even the right code is refused, unchecked.
+    locked = tools.pamtester(service, user, totp(secret, 1))
+    assert locked.returncode != 0
+    assert "Too many attempts. Try again in 30 seconds." in locked.stdout + locked.stderr
+    status = json.loads(tools.totpctl("status", "--user", user, "--json").stdout)
+    assert status["failures"] == 5 and status["locked_until"]
+    log = tools.daemon.logged()
+    assert "user locked out" in log and "locked_for=30s" in log
+    events = json.loads(tools.totpctl("log", "--user", user, "--json").stdout)
+    assert [e["result"] for e in events if e["event"] == "lockout"] == ["for-30s"]
+    assert json.loads(tools.totpctl("log", "--user", user, "--since", "2100-01-01T00:00:00Z", "--json").stdout) == []
+    assert tools.totpctl("log", "--since", "yesterday").returncode != 0

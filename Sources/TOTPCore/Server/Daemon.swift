@@ -14,7 +14,12 @@ package enum Daemon {
         try PrivateFiles.preparePrivateFile(configuration.databasePath, what: "database file")
         let key = try PrivateFiles.loadOrCreateKey(configuration.keyFilePath)
         let store = try Store(
-            path: configuration.databasePath, key: key, window: configuration.window, throttle: configuration.throttle)
+            path: configuration.databasePath, key: key, window: configuration.window, throttle: configuration.throttle
+        ) { user, seconds in
+            logger.warning(
+                "user locked out",
+                metadata: ["user": "\(user)", "locked_for": "\(seconds.map { "\($0)s" } ?? "until unlock")"])
+        }
         logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])
         let handler = RequestHandler(store: store, configuration: configuration, clock: clock, logger: logger)
         let listener: Server.Listener = try SystemdIntegration.inheritedListener().map { .inherited($0) }

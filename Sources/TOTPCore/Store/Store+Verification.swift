@@ -109,6 +109,9 @@ extension Store {
                 try Self.audit(
                     db, "lockout", user: user, source: source, now: now,
                     result: delay == .max ? "until-unlock" : "for-\(delay)s")
+                // Reported once the transaction has committed, never for a rolled-back one.
+                let observer = lockoutObserver
+                db.afterNextTransaction { _ in observer(user, delay == .max ? nil : delay) }
             }
         }
         try row.update(db)

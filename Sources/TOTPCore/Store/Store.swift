@@ -16,12 +16,19 @@ package struct Store: Sendable {
         case locked(retryAfter: Int64?)
     }
 
+    /// Told of every lockout after its transaction committed: user, and seconds (nil: until unlock).
+    package typealias LockoutObserver = @Sendable (_ user: String, _ seconds: Int64?) -> Void
+
     let writer: DatabasePool
     let sealer: SecretSealer
     let window: Int
     let throttle: ThrottlePolicy
+    let lockoutObserver: LockoutObserver
 
-    package init(path: String, key: SymmetricKey, window: Int = 1, throttle: ThrottlePolicy = ThrottlePolicy()) throws {
+    package init(
+        path: String, key: SymmetricKey, window: Int = 1, throttle: ThrottlePolicy = ThrottlePolicy(),
+        lockoutObserver: @escaping LockoutObserver = { _, _ in }
+    ) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             // Freed pages are zeroed, so a revoked secret's ciphertext does not linger in the file.
@@ -35,6 +42,7 @@ package struct Store: Sendable {
         sealer = SecretSealer(key: key)
         self.window = window
         self.throttle = throttle
+        self.lockoutObserver = lockoutObserver
     }
 
     /// The writer connection's `PRAGMA synchronous` (2 = FULL).
