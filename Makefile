@@ -21,7 +21,7 @@ PAM_LDFLAGS := -shared -Wl,--version-script=Sources/pam_totpd/pam_totpd.map -Wl,
 C_TEST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -ISources/pam_totpd/include \
                  -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all build install test deps test-swift test-c test-system clean
+.PHONY: all build install test deps test-swift test-c test-system demo clean
 
 all: build
 
@@ -79,6 +79,12 @@ test-system: $(BUILD)/pam_totpd.so
 	TOTPD_BIN=$(CURDIR)/.build/debug/totpd TOTPCTL_BIN=$(CURDIR)/.build/debug/totpctl \
 	PAM_MODULE=$(CURDIR)/$(BUILD)/pam_totpd.so \
 	    $(PYTHON) -m pytest -p no:cacheprovider -v Tests/system
+
+# A throwaway daemon, a demo user and a real PAM login; DEMO_AUTO=1 computes the codes itself.
+demo: deps $(BUILD)/pam_totpd.so
+	$(SWIFT) build --product totpd
+	$(SWIFT) build --product totpctl
+	scripts/demo.sh $(CURDIR)/.build/debug/totpd $(CURDIR)/.build/debug/totpctl $(CURDIR)/$(BUILD)/pam_totpd.so
 
 clean:
 	rm -rf $(BUILD) .build

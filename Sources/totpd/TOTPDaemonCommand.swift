@@ -70,9 +70,10 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
         let path = config ?? DaemonConfiguration.defaultConfigurationFile
         var configuration = DaemonConfiguration()
         if config != nil || FileManager.default.fileExists(atPath: path) {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ConfigurationError(file: path, problem: "cannot be read")
-            }
+            // FileHandle rather than FileManager.contents, which refuses character devices
+            // such as /dev/null (a common way of saying "no configuration").
+            guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data()
+            else { throw ConfigurationError(file: path, problem: "cannot be read") }
             guard let contents = String(data: data, encoding: .utf8) else {
                 throw ConfigurationError(file: path, problem: "is not UTF-8 text")
             }
