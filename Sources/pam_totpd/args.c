@@ -51,9 +51,18 @@ static int parse_seconds(const char *text, unsigned *out) {
     return 0;
 }
 
+/* Control bytes in a prompt could rewrite the user's terminal. */
+static bool has_control_byte(const char *text) {
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return true;
+    return false;
+}
+
 int totpd_args_parse(int argc, const char *const *argv, totpd_args *args, char *error,
                      size_t error_size) {
-    bool seen_socket = false, seen_timeout = false, seen_debug = false;
+    bool seen_socket = false, seen_timeout = false, seen_debug = false, seen_prompt = false,
+         seen_unenrolled = false;
 
     if (error != NULL && error_size > 0)
         error[0] = '\0';
@@ -63,6 +72,9 @@ int totpd_args_parse(int argc, const char *const *argv, totpd_args *args, char *
     memset(args, 0, sizeof *args);
     memcpy(args->socket_path, TOTPD_DEFAULT_SOCKET, sizeof TOTPD_DEFAULT_SOCKET);
     args->timeout_seconds = TOTPD_DEFAULT_TIMEOUT_SECONDS;
+    memcpy(args->prompt, TOTPD_DEFAULT_PROMPT, sizeof TOTPD_DEFAULT_PROMPT);
+    args->unenrolled = TOTPD_UNENROLLED_DENY;
+    args->first_pass = TOTPD_FIRST_PASS_NONE;
     args->debug = false;
 
     for (int i = 0; i < argc; i++) {
@@ -94,6 +106,37 @@ int totpd_args_parse(int argc, const char *const *argv, totpd_args *args, char *
             if (seen_timeout)
                 return fail(error, error_size, "argument \"%s\": timeout= given twice", argument);
             seen_timeout = true;
+        } else if ((value = value_of(argument, "prompt")) != NULL) {
+            size_t length = strlen(value);
+            if (length == 0 || length >= sizeof args->prompt || has_control_byte(value))
+                return fail(error, error_size,
+                            "argument \"%.40s\": the prompt must be 1 to %zu bytes of text",
+                            argument, sizeof args->prompt - 1);
+            if (seen_prompt)
+                return fail(error, error_size, "argument \"%.40s\": prompt= given twice", argument);
+            memcpy(args->prompt, value, length + 1);
+            seen_prompt = true;
+        } else if ((value = value_of(argument, "unenrolled")) != NULL) {
+            if (strcmp(value, "deny") == 0)
+                args->unenrolled = TOTPD_UNENROLLED_DENY;
+            else if (strcmp(value, "allow") == 0)
+                args->unenrolled = TOTPD_UNENROLLED_ALLOW;
+            else
+                return fail(error, error_size,
+                            "argument \"%.40s\": unenrolled must be deny or allow", argument);
+            if (seen_unenrolled)
+                return fail(error, error_size, "argument \"%s\": unenrolled= given twice",
+                            argument);
+            seen_unenrolled = true;
+        } else if (strcmp(argument, "use_first_pass") == 0 ||
+                   strcmp(argument, "try_first_pass") == 0) {
+            if (args->first_pass != TOTPD_FIRST_PASS_NONE)
+                return fail(error, error_size,
+                            "argument \"%s\": use_first_pass and try_first_pass exclude each "
+                            "other and may be given once",
+                            argument);
+            args->first_pass =
+                argument[0] == 'u' ? TOTPD_FIRST_PASS_USE : TOTPD_FIRST_PASS_TRY;
         } else if (strcmp(argument, "debug") == 0) {
             if (seen_debug)
                 return fail(error, error_size, "argument \"%s\" given twice", argument);

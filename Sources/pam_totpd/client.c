@@ -236,6 +236,9 @@ static totpd_status parse_fields(const uint8_t *body, size_t length, totpd_respo
         } else if (tag == TOTPD_TAG_RETRY_AFTER && !response->has_retry_after) {
             response->retry_after = get_be64(value);
             response->has_retry_after = true;
+        } else if (tag == TOTPD_TAG_STATE && !response->has_state) {
+            copy_message(response->state, value, value_length);
+            response->has_state = true;
         }
     }
     return TOTPD_CLIENT_OK;

@@ -24,7 +24,6 @@
 /* The .so is built with -fvisibility=hidden; only these two are exported (see pam_totpd.map). */
 #define TOTPD_EXPORT __attribute__((visibility("default")))
 
-static const char CODE_PROMPT[] = "Verification code: ";
 static const char WRONG_CODE_TEXT[] = "Wrong code.";
 static const char UNAVAILABLE_TEXT[] = "The verification service is unavailable.";
 
@@ -151,12 +150,19 @@ enum { ASK_FOR_CODE = -1 };
 /* The one place where answers become PAM codes (docs/PROTOCOL.md, "Result codes"). Every
    refusal shows the same text, so the dialogue does not reveal enrollment. EXEMPT and GRACE are
    meaningful only as answers to PRECHECK; OK to PRECHECK means "ask for a code". */
-static int map_result(pam_handle_t *pamh, bool silent, const char *user, uint8_t operation,
-                      const totpd_response *response) {
+static int map_result(pam_handle_t *pamh, const totpd_args *args, bool silent, const char *user,
+                      uint8_t operation, const totpd_response *response) {
     const bool precheck = operation == TOTPD_OP_PRECHECK;
     const char *service = NULL;
     switch (response->result) {
     case TOTPD_RESULT_OK:
+        if (precheck && args->unenrolled == TOTPD_UNENROLLED_ALLOW && response->has_state &&
+            strcmp(response->state, "active") != 0) {
+            /* The admin chose to let users without an enrollment through: ignore, never grant. */
+            pam_syslog(pamh, LOG_INFO, "user \"%s\" is not enrolled (%s); unenrolled=allow", user,
+                       response->state);
+            return PAM_IGNORE;
+        }
         if (precheck)
             return ASK_FOR_CODE;
         pam_syslog(pamh, LOG_INFO, "accepted the code of user \"%s\"", user);
@@ -222,7 +228,8 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
     totpd_args args;
     char problem[256];
     const char *user = NULL;
-    char *code = NULL;
+    char *code = NULL;          /* typed at our prompt: ours to wipe and free */
+    const char *earlier = NULL; /* PAM_AUTHTOK from an earlier module: libpam's */
     totpd_response response;
 
     memset(&response, 0, sizeof response);
@@ -254,33 +261,51 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
     retval = ask_daemon(pamh, &args, silent, TOTPD_OP_PRECHECK, user, NULL, &response);
     if (retval != PAM_SUCCESS)
         goto out;
-    retval = map_result(pamh, silent, user, TOTPD_OP_PRECHECK, &response);
+    retval = map_result(pamh, &args, silent, user, TOTPD_OP_PRECHECK, &response);
     if (retval != ASK_FOR_CODE)
         goto out;
 
-    rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", CODE_PROMPT);
-    if (rc != PAM_SUCCESS || code == NULL) {
-        pam_syslog(pamh, LOG_ERR, "conversation failed for user \"%s\": %s", user,
-                   pam_strerror(pamh, rc));
-        retval = PAM_CONV_ERR;
-        goto out;
+    /* A code collected by an earlier module (PAM_AUTHTOK), when asked to use it. It belongs to
+       libpam: read only, never freed or wiped here. */
+    if (args.first_pass != TOTPD_FIRST_PASS_NONE) {
+        const void *item = NULL;
+        if (pam_get_item(pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS && item != NULL &&
+            totpd_code_is_wellformed(item)) {
+            earlier = item;
+        } else if (args.first_pass == TOTPD_FIRST_PASS_USE) {
+            pam_syslog(pamh, LOG_NOTICE, "use_first_pass: no code from an earlier module for user "
+                                         "\"%s\"",
+                       user);
+            retval = PAM_AUTH_ERR;
+            goto out;
+        }
+    }
+    if (earlier == NULL) {
+        rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", args.prompt);
+        if (rc != PAM_SUCCESS || code == NULL) {
+            pam_syslog(pamh, LOG_ERR, "conversation failed for user \"%s\": %s", user,
+                       pam_strerror(pamh, rc));
+            retval = PAM_CONV_ERR;
+            goto out;
+        }
+
+        /* Not a code at all: say no without bothering the daemon (and without logging it). */
+        if (!totpd_code_is_wellformed(code)) {
+            pam_syslog(pamh, LOG_NOTICE,
+                       "user \"%s\" entered something that is neither a %d to %d digit code nor a "
+                       "recovery code",
+                       user, TOTPD_CODE_MIN_DIGITS, TOTPD_CODE_MAX_DIGITS);
+            tell_user(pamh, silent, WRONG_CODE_TEXT);
+            retval = PAM_AUTH_ERR;
+            goto out;
+        }
     }
 
-    /* Not a code at all: say no without bothering the daemon (and without logging it). */
-    if (!totpd_code_is_wellformed(code)) {
-        pam_syslog(pamh, LOG_NOTICE,
-                   "user \"%s\" entered something that is neither a %d to %d digit code nor a "
-                   "recovery code",
-                   user, TOTPD_CODE_MIN_DIGITS, TOTPD_CODE_MAX_DIGITS);
-        tell_user(pamh, silent, WRONG_CODE_TEXT);
-        retval = PAM_AUTH_ERR;
-        goto out;
-    }
-
-    retval = ask_daemon(pamh, &args, silent, TOTPD_OP_VERIFY, user, code, &response);
+    retval = ask_daemon(pamh, &args, silent, TOTPD_OP_VERIFY, user, earlier != NULL ? earlier : code,
+                        &response);
     if (retval != PAM_SUCCESS)
         goto out;
-    retval = map_result(pamh, silent, user, TOTPD_OP_VERIFY, &response);
+    retval = map_result(pamh, &args, silent, user, TOTPD_OP_VERIFY, &response);
 
 out:
     /* The response text held what the daemon said of the code; the typed code is wiped. */

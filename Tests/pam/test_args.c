@@ -24,14 +24,78 @@ static int parse(int argc, const char *const *argv, totpd_args *args, char *erro
     return totpd_args_parse(argc, argv, args, error, error_size);
 }
 
+static void expect_rejected(const char *argument, const char *named) {
+    totpd_args args;
+    char error[256];
+    const char *argv[] = {"debug", argument};
+    int rc = parse(COUNT(argv), argv, &args, error, sizeof error);
+    CHECK(rc == -1);
+    CHECK(memchr(error, '\0', sizeof error) != NULL);
+    if (strstr(error, named) == NULL) {
+        failed++;
+        fprintf(stderr, "error for \"%.40s\" does not name \"%s\": %s\n", argument, named, error);
+    } else {
+        passed++;
+    }
+}
+
 static void test_defaults(void) {
     totpd_args args;
     char error[256];
     CHECK(parse(0, NULL, &args, error, sizeof error) == 0);
     CHECK(strcmp(args.socket_path, "/run/totpd/socket") == 0);
     CHECK(args.timeout_seconds == 3);
+    CHECK(strcmp(args.prompt, "Verification code: ") == 0);
+    CHECK(args.unenrolled == TOTPD_UNENROLLED_DENY);
+    CHECK(args.first_pass == TOTPD_FIRST_PASS_NONE);
     CHECK(!args.debug);
     CHECK(error[0] == '\0');
+}
+
+static void test_prompt_policy_and_first_pass(void) {
+    totpd_args args;
+    char error[256];
+
+    const char *prompt[] = {"prompt=Your TOTP code: "};
+    CHECK(parse(COUNT(prompt), prompt, &args, error, sizeof error) == 0);
+    CHECK(strcmp(args.prompt, "Your TOTP code: ") == 0);
+
+    const char *utf8[] = {"prompt=Code à usage unique : "};
+    CHECK(parse(COUNT(utf8), utf8, &args, error, sizeof error) == 0);
+
+    const char *allow[] = {"unenrolled=allow"};
+    CHECK(parse(COUNT(allow), allow, &args, error, sizeof error) == 0);
+    CHECK(args.unenrolled == TOTPD_UNENROLLED_ALLOW);
+
+    const char *deny[] = {"unenrolled=deny"};
+    CHECK(parse(COUNT(deny), deny, &args, error, sizeof error) == 0);
+    CHECK(args.unenrolled == TOTPD_UNENROLLED_DENY);
+
+    const char *use[] = {"use_first_pass"};
+    CHECK(parse(COUNT(use), use, &args, error, sizeof error) == 0);
+    CHECK(args.first_pass == TOTPD_FIRST_PASS_USE);
+
+    const char *try[] = {"try_first_pass", "unenrolled=allow", "prompt=Code: "};
+    CHECK(parse(COUNT(try), try, &args, error, sizeof error) == 0);
+    CHECK(args.first_pass == TOTPD_FIRST_PASS_TRY && args.unenrolled == TOTPD_UNENROLLED_ALLOW);
+
+    expect_rejected("unenrolled=enroll", "unenrolled must be deny or allow");
+    expect_rejected("unenrolled=", "unenrolled=");
+    expect_rejected("unenrolled=Allow", "unenrolled=Allow");
+    expect_rejected("prompt=", "prompt=");
+    expect_rejected("prompt=a\033[2Jb", "prompt=");
+    expect_rejected("prompt=line\nbreak", "prompt=");
+    char long_prompt[8 + TOTPD_PROMPT_SIZE];
+    memcpy(long_prompt, "prompt=", 7);
+    memset(long_prompt + 7, 'p', TOTPD_PROMPT_SIZE);
+    long_prompt[7 + TOTPD_PROMPT_SIZE] = '\0';
+    expect_rejected(long_prompt, "prompt=ppp");
+
+    const char *both[] = {"use_first_pass", "try_first_pass"};
+    CHECK(parse(COUNT(both), both, &args, error, sizeof error) == -1);
+    CHECK(strstr(error, "exclude each other") != NULL);
+    const char *twice[] = {"unenrolled=allow", "unenrolled=deny"};
+    CHECK(parse(COUNT(twice), twice, &args, error, sizeof error) == -1);
 }
 
 static void test_valid_arguments(void) {
@@ -73,20 +137,6 @@ static void test_valid_arguments(void) {
 }
 
 /* Each argument alone must be refused with a message that names it. */
-static void expect_rejected(const char *argument, const char *named) {
-    totpd_args args;
-    char error[256];
-    const char *argv[] = {"debug", argument};
-    int rc = parse(COUNT(argv), argv, &args, error, sizeof error);
-    CHECK(rc == -1);
-    CHECK(memchr(error, '\0', sizeof error) != NULL);
-    if (strstr(error, named) == NULL) {
-        failed++;
-        fprintf(stderr, "error for \"%.40s\" does not name \"%s\": %s\n", argument, named, error);
-    } else {
-        passed++;
-    }
-}
 
 static void test_invalid_arguments(void) {
     expect_rejected("timeout=", "timeout=");
@@ -151,6 +201,7 @@ static void test_repeated_and_odd_lists(void) {
 }
 
 int main(void) {
+    test_prompt_policy_and_first_pass();
     test_defaults();
     test_valid_arguments();
     test_invalid_arguments();

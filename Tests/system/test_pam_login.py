@@ -2,8 +2,10 @@
 
 import json
 import socket
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +137,49 @@ def test_consecutive_failures_lock_the_user_out(tools, pam_service, make_user):
     assert [e["result"] for e in events if e["event"] == "lockout"] == ["for-30s"]
     assert json.loads(tools.totpctl("log", "--user", user, "--since", "2100-01-01T00:00:00Z", "--json").stdout) == []
     assert tools.totpctl("log", "--since", "yesterday").returncode != 0
+
+
+def test_prompt_argument_sets_the_prompt_text(tools, pam_service, make_user):
+    user = make_user()
+    secret = enroll(tools, user)
+    # Linux-PAM's bracket form passes a value with spaces as one argument.
+    service = pam_service(f"socket={tools.daemon.socket} [prompt=Your TOTP code: ]")
+    result = tools.pamtester(service, user, totp(secret, 1))
+    assert result.returncode == 0, result.stderr
+    assert "Your TOTP code: " in result.stdout + result.stderr
+    assert "Verification code" not in result.stdout + result.stderr
+
+
+def test_unenrolled_allow_ignores_only_users_without_an_enrollment(tools, pam_service, make_user):
+    enrolled, newcomer = make_user(), make_user()
+    secret = enroll(tools, enrolled)
+    service = pam_service(f"socket={tools.daemon.socket} unenrolled=allow")
+    path = Path("/etc/pam.d", service)
+    # PAM_IGNORE passes on to pam_permit; any other failure of pam_totpd ends the stack.
+    path.write_text(path.read_text().replace("auth required", "auth [success=ok ignore=ignore default=die]")
+                    + "auth required pam_permit.so\n")
+    skipped = subprocess.run(["pamtester", service, newcomer, "authenticate"], input="", capture_output=True,
+                             text=True, timeout=30)
+    assert skipped.returncode == 0, skipped.stderr  # no prompt: no input was needed
+    asked = tools.pamtester(service, enrolled, wrong_code(secret))
+    assert asked.returncode != 0 and "Verification code" in asked.stdout + asked.stderr
+    # The default (deny) prompts the newcomer too, and refuses.
+    default = pam_service(f"socket={tools.daemon.socket}")
+    denied = tools.pamtester(default, newcomer, "123456")
+    assert denied.returncode != 0 and "Verification code" in denied.stdout + denied.stderr
+
+
+def test_use_first_pass_takes_the_code_an_earlier_module_collected(tools, pam_service, make_user):
+    user = make_user()
+    secret = enroll(tools, user)
+    service = pam_service(f"socket={tools.daemon.socket} use_first_pass")
+    path = Path("/etc/pam.d", service)
+    # pam_unix asks "Password:" and keeps what was typed as PAM_AUTHTOK; it fails (optional).
+    path.write_text("auth optional pam_unix.so\n" + path.read_text())
+    result = tools.pamtester(service, user, totp(secret, 1))
+    assert result.returncode == 0 and AUTH_OK in result.stdout, result.stdout + result.stderr
+    assert "Verification code" not in result.stdout + result.stderr
+    # Without an earlier module, use_first_pass has nothing to use and refuses without prompting.
+    alone = pam_service(f"socket={tools.daemon.socket} use_first_pass")
+    refused = tools.pamtester(alone, user, totp(secret, 2))
+    assert refused.returncode != 0 and "Verification code" not in refused.stdout + refused.stderr

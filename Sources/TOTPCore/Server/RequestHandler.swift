@@ -140,8 +140,12 @@ package struct RequestHandler: Sendable {
 
     /// Whether the PAM module should ask for a code at all.
     private func precheck(user: String, context: AuditContext, now: Int64) async throws -> Response {
-        // Unknown accounts are prompted like anyone, so the dialogue does not reveal them.
-        guard let account = UserDirectory.account(named: user) else { return Response(.ok) }
+        // Unknown accounts are prompted like anyone, so the dialogue does not reveal them. STATE
+        // lets a module configured with unenrolled=allow skip users without an enrollment; with
+        // the default (deny) the module prompts whatever the state.
+        guard let account = UserDirectory.account(named: user) else {
+            return Response(.ok, [.string(.state, EnrollmentState.none.rawValue)])
+        }
         if !configuration.secondFactor.requiresCode(user: user, groups: UserDirectory.groupNames(of: account)) {
             return Response(.exempt)
         }
@@ -151,7 +155,7 @@ package struct RequestHandler: Sendable {
         {
             return Response(.grace)
         }
-        return Response(.ok)
+        return Response(.ok, [.string(.state, try await store.status(user: user, now: now).state.rawValue)])
     }
 
     private func beginEnrollment(

@@ -15,16 +15,29 @@ enum {
     TOTPD_DEFAULT_TIMEOUT_SECONDS = 3,
     TOTPD_MIN_TIMEOUT_SECONDS = 1,
     TOTPD_MAX_TIMEOUT_SECONDS = 60,
+    TOTPD_PROMPT_SIZE = 129, /* at most 128 bytes of prompt text and its NUL */
 };
+
+#define TOTPD_DEFAULT_PROMPT "Verification code: "
+
+/* What to do for a user without an active enrollment. */
+typedef enum { TOTPD_UNENROLLED_DENY, TOTPD_UNENROLLED_ALLOW } totpd_unenrolled_policy;
+
+/* Whether to take the code from PAM_AUTHTOK, set by an earlier module in the stack. */
+typedef enum { TOTPD_FIRST_PASS_NONE, TOTPD_FIRST_PASS_TRY, TOTPD_FIRST_PASS_USE } totpd_first_pass;
 
 typedef struct totpd_args {
     char socket_path[TOTPD_SOCKET_PATH_SIZE]; /* absolute, NUL-terminated */
-    unsigned timeout_seconds;                 /* bounds connect + send + receive together */
-    bool debug;                               /* extra LOG_DEBUG lines (never the code) */
+    unsigned timeout_seconds;                 /* bounds each exchange (connect + send + receive) */
+    char prompt[TOTPD_PROMPT_SIZE];           /* NUL-terminated, no control characters */
+    totpd_unenrolled_policy unenrolled;
+    totpd_first_pass first_pass;
+    bool debug; /* extra LOG_DEBUG lines (never the code) */
 } totpd_args;
 
-/* Fills *args from argv: defaults first, then each of `socket=PATH`, `timeout=SECONDS` and
-   `debug`, each at most once. Returns 0 on success. On any unknown, malformed or repeated
+/* Fills *args from argv: defaults first, then each of `socket=PATH`, `timeout=SECONDS`,
+   `prompt=TEXT` (use PAM's [prompt=text with spaces] form), `unenrolled=deny|allow`,
+   `use_first_pass` or `try_first_pass`, and `debug`, each at most once. Returns 0 on success. On any unknown, malformed or repeated
    argument returns -1 and writes a NUL-terminated explanation naming the argument into
    error (if error_size > 0); *args is then unspecified. */
 int totpd_args_parse(int argc, const char *const *argv, totpd_args *args, char *error,

@@ -59,6 +59,8 @@ typedef struct totpd_response {
     bool has_message;
     bool has_retry_after;
     uint64_t retry_after;
+    bool has_state; /* PRECHECK: the account's enrollment state */
+    char state[TOTPD_MAXLEN_STATE + 1];
     /* NUL-terminated; control bytes replaced by '?' so it is safe to log. */
     char message[TOTPD_MAXLEN_MESSAGE + 1];
 } totpd_response;
