@@ -1,0 +1,64 @@
+"""Real sudo: a user with a password and a sudoers rule that selects a PAM service stacking
+pam_unix and pam_totpd (config/pam.d/sudo shows the same stack)."""
+
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import totp, wrong_code
+from test_pam_login import enroll
+
+
+@pytest.fixture
+def daemon_config():
+    return "rate_limit:\n  attempts: 20\n"
+
+
+@pytest.fixture
+def sudo_user(tools, workdir):
+    name = "totpds" + secrets.token_hex(4)
+    password = "Pw-" + secrets.token_hex(8)
+    service = "totpd-sudo-" + secrets.token_hex(4)
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+    sudoers = Path("/etc/sudoers.d", service)
+    sudoers.write_text(f"Defaults:{name} pam_service={service}\nDefaults:{name} !lecture\n{name} ALL=(ALL) ALL\n")
+    sudoers.chmod(0o440)
+    # The shipped example, with the freshly built module and the test daemon's socket.
+    shipped = (Path(__file__).resolve().parents[2] / "config/pam.d/sudo").read_text()
+    assert shipped.count(" pam_totpd.so\n") == 1
+    Path("/etc/pam.d", service).write_text(
+        shipped.replace(" pam_totpd.so\n", f" {workdir / 'pam_totpd.so'} socket={tools.daemon.socket} timeout=2\n"))
+    yield name, password
+    sudoers.unlink()
+    Path("/etc/pam.d", service).unlink()
+    subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+def sudo(user, password, code):
+    """`sudo -S -k true` as the user; -S reads the password and then the code from stdin."""
+    return subprocess.run(["runuser", "-u", user, "--", "sudo", "-S", "-k", "true"],
+                          input=f"{password}\n{code}\n", capture_output=True, text=True, timeout=60)
+
+
+def test_sudo_needs_password_and_a_fresh_code(tools, sudo_user):
+    user, password = sudo_user
+    secret = enroll(tools, user)
+    code = totp(secret, 1)
+
+    right = sudo(user, password, code)
+    assert right.returncode == 0, right.stderr
+    assert "Verification code:" in right.stderr
+
+    assert sudo(user, password, code).returncode != 0  # replayed
+    assert sudo(user, password, wrong_code(secret)).returncode != 0
+    assert sudo(user, "not-the-password", totp(secret, 1)).returncode != 0
+
+    tools.daemon.stop()
+    down = sudo(user, password, totp(secret, 1))
+    assert down.returncode != 0
+    # sudo calls PAM with PAM_SILENT, so the module shows no message of its own here (the reason
+    # goes to syslog); the password was right, the login still fails closed.
+    assert "The verification service is unavailable." not in down.stderr
