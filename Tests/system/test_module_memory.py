@@ -1,0 +1,42 @@
+"""valgrind over real pamtester runs of the built module: no invalid reads or writes, no leaks,
+on the success path and on each way of failing."""
+
+import subprocess
+
+import pytest
+
+from conftest import totp, wrong_code
+from test_pam_login import enroll
+
+
+@pytest.fixture
+def daemon_config():
+    return "rate_limit:\n  attempts: 20\n"
+
+
+def under_valgrind(service, user, typed):
+    return subprocess.run(
+        ["valgrind", "--leak-check=full", "--show-leak-kinds=all", "--errors-for-leak-kinds=definite,indirect",
+         "--error-exitcode=99", "pamtester", service, user, "authenticate"],
+        input=typed + "\n", capture_output=True, text=True, timeout=120)
+
+
+def test_module_is_clean_under_valgrind(tools, pam_service, make_user):
+    user = make_user()
+    secret = enroll(tools, user)
+    service = pam_service(f"socket={tools.daemon.socket} timeout=2")
+    cases = [
+        ("right code", totp(secret, 1), 0),
+        ("wrong code", wrong_code(secret), 1),
+        ("not a code", "12ab56", 1),
+        ("recovery-shaped", "abcde-fghij", 1),
+    ]
+    for name, typed, status in cases:
+        run = under_valgrind(service, user, typed)
+        assert run.returncode == status, (name, run.stderr[-2000:])
+        assert "ERROR SUMMARY: 0 errors" in run.stderr, (name, run.stderr[-2000:])
+        assert "All heap blocks were freed" in run.stderr, (name, run.stderr[-2000:])
+    tools.daemon.stop()
+    down = under_valgrind(service, user, totp(secret, 2))
+    assert down.returncode == 1 and "ERROR SUMMARY: 0 errors" in down.stderr, down.stderr[-2000:]
+    assert "All heap blocks were freed" in down.stderr
