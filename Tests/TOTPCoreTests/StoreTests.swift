@@ -100,6 +100,23 @@ import Testing
         #expect(outcomes.allSatisfy { $0 == .accepted || $0 == .replayed || $0 == .locked(retryAfter: 30) })
     }
 
+    @Test func lateConfirmationDoesNotShiftTheWindow() async throws {
+        guard case .started(let secret, _) = try await begin("alice") else {
+            Issue.record("enrollment did not start")
+            return
+        }
+        // The confirming code was typed late: it belongs to the previous step.
+        clock.advance(by: 30)
+        let confirmed = try await store.confirmEnrollment(
+            user: "alice", code: code(secret, offset: -1), now: clock.unixTime(), source: source)
+        guard case .activated = confirmed else {
+            Issue.record("late confirmation refused")
+            return
+        }
+        // A phone one step ahead is still inside the window around the real time.
+        #expect(try await verify("alice", code(secret, offset: 1)) == .accepted)
+    }
+
     @Test func pendingEnrollmentLapses() async throws {
         guard case .started(let secret, let expiresAt) = try await begin("bob") else {
             Issue.record("enrollment did not start")

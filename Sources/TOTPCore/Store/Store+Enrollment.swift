@@ -85,8 +85,9 @@ extension Store {
             let active = EnrollmentRecord(
                 user: user, state: EnrollmentState.active.rawValue, sealedSecret: pending.sealedSecret,
                 algorithm: pending.algorithm, digits: pending.digits, period: pending.period, activatedAt: now,
-                revokedAt: nil, lastStep: Int64(step), lastSuccessAt: now, failures: 0,
-                drift: Int64(step) - Int64(OneTimePassword.step(at: now, period: parameters.period)))
+                // No drift is learned here: the confirming code is typed with setup latency
+                // (scanning, typing), which would shift the window away from a phone in sync.
+                revokedAt: nil, lastStep: Int64(step), lastSuccessAt: now, failures: 0, drift: 0)
             try active.upsert(db)
             try pending.delete(db)
             let codes = try Self.replaceRecoveryCodes(db, user: user, now: now)

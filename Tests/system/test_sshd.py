@@ -1,0 +1,140 @@
+"""Real OpenSSH: a private sshd on a loopback port with its own host key and configuration, a PAM
+service selected by the program name (sshd takes the service name from argv[0]), and logins with
+paramiko's keyboard-interactive, alone and after a public key."""
+
+import os
+import secrets
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from conftest import totp, wrong_code
+from test_pam_login import enroll
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def daemon_config():
+    return "rate_limit:\n  attempts: 20\n"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SSHServer:
+    def __init__(self, workdir, tools, methods, arguments=""):
+        self.port = free_port()
+        self.service = "totpd-sshd-" + secrets.token_hex(4)
+        self.directory = workdir / "sshd"
+        self.directory.mkdir()
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.directory / "host")], check=True)
+        # The shipped snippet, plus what a private test instance needs.
+        snippet = (REPOSITORY / "config/sshd_config.d/totpd.conf").read_text()
+        (self.directory / "sshd_config").write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.directory / 'host'}\n"
+            f"PidFile {self.directory / 'sshd.pid'}\nStrictModes no\n"
+            + snippet.replace("AuthenticationMethods publickey,keyboard-interactive", f"AuthenticationMethods {methods}"))
+        shipped = (REPOSITORY / "config/pam.d/sshd").read_text()
+        assert shipped.count(" pam_totpd.so\n") == 1
+        Path("/etc/pam.d", self.service).write_text(
+            shipped.replace(" pam_totpd.so\n",
+                            f" {workdir / 'pam_totpd.so'} socket={tools.daemon.socket} {arguments}\n"))
+        self.program = self.directory / self.service
+        self.program.symlink_to("/usr/sbin/sshd")
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        self.log = open(self.directory / "sshd.log", "w+")
+        self.process = subprocess.Popen([str(self.program), "-D", "-e", "-f", str(self.directory / "sshd_config")],
+                                        stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                assert self.process.poll() is None, self.logged()
+                time.sleep(0.1)
+        raise AssertionError("sshd did not listen:\n" + self.logged())
+
+    def logged(self):
+        self.log.flush()
+        return Path(self.log.name).read_text()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        Path("/etc/pam.d", self.service).unlink(missing_ok=True)
+
+
+class Login:
+    """One SSH login attempt; remembers the prompts the server sent."""
+
+    def __init__(self, port, user, answer, key=None):
+        self.prompts = []
+        self.output = None
+        transport = paramiko.Transport(("127.0.0.1", port))
+        try:
+            transport.start_client(timeout=10)
+            if key is not None:
+                remaining = transport.auth_publickey(user, key)
+                assert remaining == ["keyboard-interactive"], remaining
+
+            def handler(title, instructions, prompts):
+                self.prompts += [text for text, _ in prompts]
+                return [answer for _ in prompts]
+
+            try:
+                transport.auth_interactive(user, handler)
+            except paramiko.AuthenticationException:
+                return
+            channel = transport.open_session()
+            channel.exec_command("echo logged-in-as-$(id -un)")
+            self.output = channel.makefile().read().decode().strip()
+        finally:
+            transport.close()
+
+
+@pytest.fixture
+def ssh_user(make_user):
+    name = "totpdh" + secrets.token_hex(4)
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+    yield name
+    subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+@pytest.mark.parametrize("methods, arguments, prompt", [
+    ("keyboard-interactive", "[prompt=SSH one-time code: ]", "SSH one-time code: "),
+    ("publickey,keyboard-interactive", "", "Verification code: "),
+])
+def test_ssh_login_with_code(tools, workdir, ssh_user, methods, arguments, prompt):
+    secret = enroll(tools, ssh_user)
+    key = None
+    if methods.startswith("publickey"):
+        key = paramiko.Ed25519Key.from_private_key_file(str(make_user_key(ssh_user, workdir)))
+    server = SSHServer(workdir, tools, methods, arguments)
+    try:
+        code = totp(secret, 1)
+        good = Login(server.port, ssh_user, code, key)
+        assert good.output == f"logged-in-as-{ssh_user}", server.logged()
+        assert good.prompts and good.prompts[-1].endswith(prompt), good.prompts
+        assert Login(server.port, ssh_user, code, key).output is None  # replayed
+        assert Login(server.port, ssh_user, wrong_code(secret), key).output is None
+    finally:
+        server.stop()
+
+
+def make_user_key(user, workdir):
+    private = workdir / f"{user}-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(private)], check=True)
+    ssh = Path(f"/home/{user}/.ssh")
+    ssh.mkdir(mode=0o700, exist_ok=True)
+    (ssh / "authorized_keys").write_text(Path(f"{private}.pub").read_text())
+    subprocess.run(["chown", "-R", f"{user}:{user}", str(ssh)], check=True)
+    return private
