@@ -139,6 +139,14 @@ def pam_service(workdir):
         Path("/etc/pam.d", name).unlink(missing_ok=True)
 
 
+def let_ignore_pass(service):
+    """Rewrites a test PAM service so PAM_IGNORE from pam_totpd passes on to pam_permit, while any
+    other failure of pam_totpd ends the stack: success then proves the module ignored the user."""
+    path = Path("/etc/pam.d", service)
+    path.write_text(path.read_text().replace("auth required", "auth [success=ok ignore=ignore default=die]")
+                    + "auth required pam_permit.so\n")
+
+
 def as_user(user, command):
     return ["runuser", "-u", user, "--"] + command if user else command
 
