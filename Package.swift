@@ -23,6 +23,7 @@ let package = Package(
             name: "TOTPCore",
             dependencies: [
                 "CTOTPSystem",
+                "CQRencode",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -34,6 +35,7 @@ let package = Package(
             ]
         ),
         .target(name: "CTOTPSystem"),
+        .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         .executableTarget(
             name: "totpd",
             dependencies: [

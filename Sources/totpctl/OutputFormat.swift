@@ -52,6 +52,14 @@ enum OutputFormat {
         }.joined(separator: "\n")
     }
 
+    /// A base32 secret in groups of four, easier to type (apps ignore the spaces).
+    static func grouped(_ secret: String) -> String {
+        stride(from: 0, to: secret.count, by: 4).map { offset in
+            let start = secret.index(secret.startIndex, offsetBy: offset)
+            return String(secret[start..<(secret.index(start, offsetBy: 4, limitedBy: secret.endIndex) ?? secret.endIndex)])
+        }.joined(separator: " ")
+    }
+
     /// Recovery codes, shown once, with what to do with them.
     static func recoveryCodes(_ codes: [String]) -> String {
         """

@@ -16,8 +16,16 @@ struct Enroll: AsyncParsableCommand {
     @OptionGroup var account: UserOptions
     @Option(help: "When already enrolled: a current code or a recovery code (- reads standard input).")
     var code: String?
+    @Option(help: "How to draw the QR code: utf8 (dark terminals), ansi, ansi-inverse, or none.")
+    var qr: QRChoice = .utf8
     @Flag(help: "Print one JSON object (user, secret, uri, expires) for scripts.")
     var json = false
+
+    enum QRChoice: String, ExpressibleByArgument, CaseIterable {
+        case utf8, ansi, ansiInverse = "ansi-inverse", none
+
+        var style: QRRenderer.Style? { QRRenderer.Style(rawValue: rawValue) }
+    }
 
     func run() async throws {
         let request = Request.enrollBegin(user: try account.resolvedUser(), proof: code.map(OutputFormat.code))
@@ -28,10 +36,19 @@ struct Enroll: AsyncParsableCommand {
         if json {
             print(try OutputFormat.json(["user": user, "secret": secret, "uri": uri, "expires": expires]))
         } else {
+            if let style = qr.style {
+                let code = try QRCode(encoding: uri)
+                print("Scan this QR code with your authenticator app:\n")
+                print(QRRenderer.render(code, style: style) + "\n")
+                if let columns = TerminalSize.columns(), columns < QRRenderer.width(of: code, style: style) {
+                    print("Warning: the terminal is \(columns) columns wide, the QR code needs "
+                        + "\(QRRenderer.width(of: code, style: style)); widen it or type the secret below.\n")
+                }
+            }
             print("""
-                Add this account to your authenticator app:
+                Or add the account by hand:
                   URI:    \(uri)
-                  Secret: \(secret)
+                  Secret: \(OutputFormat.grouped(secret))
                 Then confirm before \(expires) with a code from the app:
                   totpctl confirm --code CODE
                 """)
