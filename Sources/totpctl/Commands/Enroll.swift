@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TOTPCore
 
 struct Enroll: AsyncParsableCommand {
@@ -49,9 +50,41 @@ struct Enroll: AsyncParsableCommand {
                 Or add the account by hand:
                   URI:    \(uri)
                   Secret: \(OutputFormat.grouped(secret))
-                Then confirm before \(expires) with a code from the app:
-                  totpctl confirm --code CODE
                 """)
+            guard isatty(STDIN_FILENO) == 1 else {
+                print("Then confirm before \(expires) with a code from the app:\n  totpctl confirm --code CODE")
+                return
+            }
+            try await confirmInteractively(user: user, digits: Self.digits(in: uri))
         }
+    }
+
+    static let attempts = 3
+
+    /// Asks for the code on the terminal until it is right or the attempts are used up, then
+    /// shows the recovery codes.
+    private func confirmInteractively(user: String, digits: Int) async throws {
+        for attempt in 1...Self.attempts {
+            print("Enter the \(digits)-digit code from your app: ", terminator: "")
+            guard let typed = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces) else {
+                throw ValidationError("no code entered; confirm later with: totpctl confirm --code CODE")
+            }
+            do {
+                let response = try await connection.call(.enrollConfirm(user: user, code: typed))
+                print("\n\(user) is enrolled.\n\n" + OutputFormat.recoveryCodes(response.recoveryCodes))
+                return
+            } catch let refusal as DaemonRefusal where refusal.result == .rejected || refusal.result == .badRequest {
+                let left = Self.attempts - attempt
+                print(left > 0
+                    ? "That code is not right (check the app shows this account). \(left) more attempt\(left == 1 ? "" : "s")."
+                    : "That code is not right either.")
+            }
+        }
+        throw ValidationError("not enrolled: no right code after \(Self.attempts) attempts; run totpctl enroll again")
+    }
+
+    /// The digits the app will show: the URI says when it is not 6.
+    static func digits(in uri: String) -> Int {
+        uri.split(separator: "&").first { $0.hasPrefix("digits=") }.flatMap { Int($0.dropFirst("digits=".count)) } ?? 6
     }
 }
