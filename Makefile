@@ -8,11 +8,12 @@ PAMDIR     ?= /lib/$(MULTIARCH)/security
 SYSCONFDIR ?= /etc
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR     ?= $(PREFIX)/share/doc/totpd
+MANDIR     ?= $(PREFIX)/share/man
 SWIFT      ?= swift
 PYTHON     ?= /usr/bin/python3
 BUILD      := build
 
-DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev pamtester oathtool python3-pytest passwd util-linux binutils sqlite3 systemd sudo valgrind openssh-server openssh-client python3-paramiko zbar-tools python3-pil python3-pexpect
+DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev pamtester oathtool python3-pytest passwd util-linux binutils sqlite3 systemd sudo valgrind openssh-server openssh-client python3-paramiko zbar-tools python3-pil python3-pexpect groff-base
 
 PAM_SOURCES := $(wildcard Sources/pam_totpd/*.c) $(wildcard Sources/pam_totpd/include/*.h)
 PAM_CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -D_FORTIFY_SOURCE=2 \
@@ -50,6 +51,13 @@ install: build
 	    systemd/totpd.service > $(DESTDIR)$(SYSTEMDDIR)/totpd.service
 	sed -e 's|/usr/local/share/doc/totpd|$(DOCDIR)|' systemd/totpd.socket > $(DESTDIR)$(SYSTEMDDIR)/totpd.socket
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -D -m 0644 docs/man/totpctl.1 $(DESTDIR)$(MANDIR)/man1/totpctl.1
+	install -D -m 0644 docs/man/totpd.8 $(DESTDIR)$(MANDIR)/man8/totpd.8
+	install -D -m 0644 docs/man/pam_totpd.8 $(DESTDIR)$(MANDIR)/man8/pam_totpd.8
+	@# Completions come from the command definitions themselves (swift-argument-parser).
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	.build/release/totpctl --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/totpctl
+	.build/release/totpctl --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_totpctl
 
 deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do \

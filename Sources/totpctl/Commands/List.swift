@@ -3,7 +3,7 @@ import TOTPCore
 
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List every account with an enrollment (root only).", discussion: "Example: totpctl list --json")
+        abstract: "List every account with an enrollment (root or admin group).", discussion: "Example: totpctl list --json")
 
     @OptionGroup var connection: ConnectionOptions
     @Flag(help: "Print a JSON array.")

@@ -3,7 +3,7 @@ import TOTPCore
 
 struct Revoke: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Remove an account's secret; its next login is treated as not enrolled (root only).",
+        abstract: "Remove an account's secret; its next login is treated as not enrolled (root or admin group).",
         discussion: "Example: totpctl revoke alice")
 
     @OptionGroup var connection: ConnectionOptions
