@@ -72,7 +72,7 @@ test: deps test-c test-swift test-system
 
 test-c: $(BUILD)/pam_totpd.so
 	@mkdir -p $(BUILD)/tests
-	for t in args client; do \
+	for t in args client display; do \
 	    $(CC) $(C_TEST_CFLAGS) -o $(BUILD)/tests/test_$$t Tests/pam/test_$$t.c Sources/pam_totpd/$$t.c || exit 1; \
 	    $(BUILD)/tests/test_$$t || exit 1; \
 	done

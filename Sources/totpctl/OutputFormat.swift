@@ -75,10 +75,3 @@ enum OutputFormat {
         value == "-" ? (readLine(strippingNewline: true) ?? "") : value
     }
 }
-
-extension Response {
-    var recoveryCodes: [String] { fields.filter { $0.tag == FieldTag.recoveryCode.rawValue }.compactMap(\.stringValue) }
-
-    func string(_ tag: FieldTag) -> String? { fields.first { $0.tag == tag.rawValue }?.stringValue }
-    func u64(_ tag: FieldTag) -> UInt64? { fields.first { $0.tag == tag.rawValue }?.u64Value }
-}

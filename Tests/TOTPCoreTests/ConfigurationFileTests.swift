@@ -39,6 +39,7 @@ import Testing
             issuer: "ACME prod"
             admin_group: root
             enrollment: {algorithm: sha256, digits: 8, period: 60, expiry: 300}
+            enroll_at_login: [sshd, sudo]
             verification: {window: 2}
             rate_limit: {attempts: 5, interval: 60}
             lockout: {failures: 3, initial_delay: 10, max_delay: 600, hard_limit: 10}
@@ -53,6 +54,8 @@ import Testing
         #expect(configuration.adminGroup == "root")
         #expect(configuration.newEnrollmentParameters == OTPParameters(algorithm: .sha256, digits: 8, period: 60))
         #expect(configuration.enrollmentLifetime == 300)
+        #expect(configuration.enrollAtLogin == ["sshd", "sudo"])
+        #expect(configuration.allowsEnrollmentAtLogin(service: "sshd") && !configuration.allowsEnrollmentAtLogin(service: "su"))
         #expect(configuration.window == 2)
         #expect(configuration.throttle.attempts == 5 && configuration.throttle.interval == 60)
         #expect(configuration.throttle.lockoutThreshold == 3 && configuration.throttle.initialDelay == 10)
@@ -82,6 +85,9 @@ import Testing
         ("second_factor:\n  required: [\"%no-such-group-here\"]\n", 2, "second_factor.required", "does not exist"),
         ("admin_group: no-such-group-here\n", 1, "admin_group", "does not exist"),
         ("grace_period:\n  sudo: forever\n", 2, "grace_period.sudo", "whole number"),
+        ("enroll_at_login: sshd\n", 1, "enroll_at_login", "must be a list"),
+        ("enroll_at_login:\n  - sshd\n  - \"../sudo\"\n", 3, "enroll_at_login", "PAM service names"),
+        ("enroll_at_login: [\"\"]\n", 1, "enroll_at_login", "PAM service names"),
         ("connections:\n  per_uid: 0\n", 2, "connections.per_uid", "1 to 1024"),
     ])
     func refusesBadValuesNamingKeyAndLine(text: String, line: Int, key: String, problem: String) {
@@ -90,6 +96,11 @@ import Testing
         #expect(error?.key == key, "\(String(describing: error))")
         #expect(error?.problem.contains(problem) == true, "\(String(describing: error))")
         #expect(error?.description.hasPrefix("test.conf:\(line): \(key): ") == true)
+    }
+
+    @Test func enrollmentAtLoginIsOffUnlessListed() throws {
+        #expect(!DaemonConfiguration().allowsEnrollmentAtLogin(service: "sshd"))
+        #expect(try load("enroll_at_login: [\"*\"]\n").allowsEnrollmentAtLogin(service: "anything"))
     }
 
     @Test func refusesInvalidYAMLAndDuplicateKeys() {

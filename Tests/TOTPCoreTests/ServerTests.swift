@@ -1,4 +1,5 @@
 import Foundation
+import class GRDB.DatabaseQueue
 import NIOCore
 import Testing
 
@@ -75,7 +76,7 @@ import Testing
     }
 
     @Test func silentClientIsDisconnectedAndOthersAreServed() async throws {
-        try await TestDaemon.run(requestTimeoutMilliseconds: 300) { daemon in
+        try await TestDaemon.run(configure: { $0.requestTimeoutMilliseconds = 300 }) { daemon in
             let started = ContinuousClock.now
             // Half a frame, then silence: the daemon must hang up on its own.
             await #expect(throws: (any Error).self) {
@@ -84,6 +85,53 @@ import Testing
             #expect(ContinuousClock.now - started < .seconds(5))
             let status = try await daemon.client.send(.status(user: user))
             #expect(status.result == .ok)
+        }
+    }
+
+    @Test(.enabled(if: getuid() == 0, "only root may start an enrollment at login"))
+    func loginEnrollmentOnlyInAllowedServicesAndOnlyOnce() async throws {
+        try await TestDaemon.run(configure: { $0.enrollAtLogin = ["sshd"] }) { daemon in
+            let sshd = AuditContext(service: "sshd", rhost: "192.0.2.7")
+            for context in [AuditContext(service: "sudo"), AuditContext()] {
+                let refused = try await daemon.client.send(.loginEnroll(user: user, context: context))
+                #expect(refused.result == .denied)
+                #expect(refused.explanation?.contains("not enabled for service") == true)
+            }
+            #expect(try await daemon.client.send(.status(user: user)).string(.state) == "none")
+            #expect(try await daemon.client.send(.loginEnroll(user: "no-such-user-here", context: sshd)).result == .unknownUser)
+
+            let begun = try await daemon.client.send(.loginEnroll(user: user, context: sshd))
+            #expect(begun.result == .ok)
+            let secret = try #require(begun.string(.secret))
+            // The drawing: half-block lines of one width, as many as half the modules.
+            let lines = try #require(begun.string(.qr)).split(separator: "\n")
+            #expect(Set(lines.map(\.count)).count == 1)
+            #expect(lines.count == (lines[0].count + 1) / 2)
+            #expect(lines.joined().allSatisfy { " ▀▄█".contains($0) })
+
+            let confirmed = try await daemon.client.send(.enrollConfirm(user: user, code: daemon.code(secret), context: sshd))
+            #expect(confirmed.result == .ok && confirmed.recoveryCodes.count == 10)
+            let again = try await daemon.client.send(.loginEnroll(user: user, context: sshd))
+            #expect(again.result == .denied && again.explanation?.contains("already enrolled") == true)
+            daemon.clock.advance(by: 30)
+            #expect(try await daemon.client.send(.verify(user: user, code: daemon.code(secret), context: sshd)).result == .ok)
+        }
+    }
+
+    @Test func anEnrollmentLeftUnconfirmedLapsesWithoutASecret() async throws {
+        try await TestDaemon.run { daemon in
+            let begun = try await daemon.client.send(.enrollBegin(user: user, proof: nil))
+            let secret = try #require(begun.string(.secret))
+            daemon.clock.advance(by: daemon.configuration.enrollmentLifetime + 1)
+            #expect(try await daemon.client.send(.status(user: user)).string(.state) == "none")
+            #expect(try await daemon.client.send(.enrollConfirm(user: user, code: daemon.code(secret))).result == .notEnrolled)
+            #expect(try await daemon.client.send(.verify(user: user, code: daemon.code(secret), context: AuditContext())).result == .notEnrolled)
+            // Nothing of the secret is left in the store file.
+            let database = try DatabaseQueue(path: daemon.configuration.databasePath)
+            let rows = try await database.read { db in
+                try Int.fetchOne(db, sql: "SELECT (SELECT count(*) FROM pending_enrollment) + (SELECT count(*) FROM enrollment)")
+            }
+            #expect(rows == 0)
         }
     }
 

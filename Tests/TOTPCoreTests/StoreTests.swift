@@ -157,6 +157,30 @@ import Testing
         #expect(try await verify("alice", code(new)) == .accepted)
     }
 
+    @Test func aLoginStartsOnlyAFirstEnrollment() async throws {
+        guard case .started(let first, _) = try await begin("carol", authority: .login) else {
+            Issue.record("a login could not start a first enrollment")
+            return
+        }
+        // Until confirmed, a new login replaces the pending secret; once active, it cannot.
+        guard case .started(let second, _) = try await begin("carol", authority: .login), second != first else {
+            Issue.record("a second login did not get a fresh secret")
+            return
+        }
+        guard case .activated = try await store.confirmEnrollment(user: "carol", code: code(second), now: clock.unixTime(), source: source) else {
+            Issue.record("the login enrollment was not confirmed")
+            return
+        }
+        #expect(try await begin("carol", authority: .login) == .alreadyEnrolled)
+        #expect(try await store.status(user: "carol", now: clock.unixTime()).state == .active)
+        // After a revoke the user may set up again at login.
+        #expect(try await store.revoke(user: "carol", now: clock.unixTime(), source: source))
+        guard case .started = try await begin("carol", authority: .login) else {
+            Issue.record("a revoked user could not enroll again at login")
+            return
+        }
+    }
+
     @Test func recoveryCodesWorkOnceEachInAnySpelling() async throws {
         let (secret, codes) = try await enroll("alice")
         #expect(try await verify("alice", codes[0]) == .accepted)

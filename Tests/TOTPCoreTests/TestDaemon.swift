@@ -13,12 +13,12 @@ struct TestDaemon {
     let configuration: DaemonConfiguration
 
     static func run(
-        requestTimeoutMilliseconds: Int64 = 5000, _ body: (TestDaemon) async throws -> Void
+        configure: (inout DaemonConfiguration) -> Void = { _ in }, _ body: (TestDaemon) async throws -> Void
     ) async throws {
         let directory = try TemporaryDirectory()
         var configuration = DaemonConfiguration(
             socketPath: directory.path + "/socket", stateDirectory: directory.path + "/state", issuer: "test-host")
-        configuration.requestTimeoutMilliseconds = requestTimeoutMilliseconds
+        configure(&configuration)
         let clock = ManualClock(1_700_000_000)
         let logger = Logger(label: "totpd-test")
         let server = try Daemon.makeServer(configuration: configuration, clock: clock, logger: logger)

@@ -11,6 +11,7 @@ import pam_totpd
         #expect(Int(TOTPD_MAX_RESPONSE_BODY) == WireProtocol.maxResponseBody)
         #expect(Int(TOTPD_CODE_MIN_DIGITS) == OTPParameters.digitRange.lowerBound)
         #expect(Int(TOTPD_CODE_MAX_DIGITS) == OTPParameters.digitRange.upperBound)
+        #expect(Int(TOTPD_RECOVERY_CODE_COUNT) == RecoveryCode.count)
     }
 
     @Test func operationsAgree() {
@@ -19,7 +20,7 @@ import pam_totpd
             .enrollConfirm: Int(TOTPD_OP_ENROLL_CONFIRM), .status: Int(TOTPD_OP_STATUS), .list: Int(TOTPD_OP_LIST),
             .revoke: Int(TOTPD_OP_REVOKE), .unlock: Int(TOTPD_OP_UNLOCK), .auditLog: Int(TOTPD_OP_AUDIT_LOG),
             .regenerateRecoveryCodes: Int(TOTPD_OP_RECOVERY_REGENERATE), .resync: Int(TOTPD_OP_RESYNC),
-            .precheck: Int(TOTPD_OP_PRECHECK),
+            .precheck: Int(TOTPD_OP_PRECHECK), .loginEnroll: Int(TOTPD_OP_LOGIN_ENROLL),
         ]
         #expect(c.count == Operation.allCases.count)
         for operation in Operation.allCases { #expect(c[operation] == Int(operation.rawValue), "\(operation)") }
@@ -68,6 +69,7 @@ import pam_totpd
         c.append((.result, Int(TOTPD_TAG_RESULT), Int(TOTPD_MAXLEN_RESULT)))
         c.append((.callerUID, Int(TOTPD_TAG_CALLER_UID), Int(TOTPD_MAXLEN_CALLER_UID)))
         c.append((.callerPID, Int(TOTPD_TAG_CALLER_PID), Int(TOTPD_MAXLEN_CALLER_PID)))
+        c.append((.qr, Int(TOTPD_TAG_QR), Int(TOTPD_MAXLEN_QR)))
         #expect(Set(c.map(\.0)) == Set(FieldTag.allCases))
         for (tag, number, maxLength) in c {
             #expect(number == Int(tag.rawValue), "\(tag)")

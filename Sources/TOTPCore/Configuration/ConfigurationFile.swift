@@ -34,6 +34,7 @@ package struct ConfigurationFile {
             case "issuer": configuration.issuer = try optional(value, key) { try text($0, key) }
             case "admin_group": configuration.adminGroup = try optional(value, key) { try existingGroup($0, key) }
             case "enrollment": try parseEnrollment(value, into: &configuration)
+            case "enroll_at_login": configuration.enrollAtLogin = try serviceNames(value, key)
             case "verification":
                 try forEachKey(of: value, in: key) { key, value, keyLine in
                     guard key == "verification.window" else { throw unknownKey(key, line: keyLine) }
@@ -178,6 +179,20 @@ package struct ConfigurationFile {
             names.append(name)
         }
         return names
+    }
+
+    private func serviceNames(_ node: Node, _ key: String) throws -> [String] {
+        guard let sequence = node.sequence else {
+            throw error(node, key, "must be a list of PAM service names such as [sshd, sudo], or [\"*\"]")
+        }
+        return try sequence.map { item in
+            let name = try text(item, key)
+            // PAM service names are file names in /etc/pam.d.
+            guard !name.isEmpty, name.count <= 255, !name.contains("/"),
+                !name.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
+            else { throw error(item, key, "entries must be PAM service names or *, not \"\(name)\"") }
+            return name
+        }
     }
 
     private func existingGroup(_ node: Node, _ key: String, name: String? = nil) throws -> String {

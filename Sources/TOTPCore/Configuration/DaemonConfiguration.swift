@@ -16,6 +16,9 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package var newEnrollmentParameters = OTPParameters.default
     /// Seconds a started enrollment waits for its confirming code.
     package var enrollmentLifetime: Int64 = 600
+    /// PAM services in which a user without an enrollment may set one up during the login
+    /// (`*`: all); elsewhere such a user is refused.
+    package var enrollAtLogin: [String] = []
     /// How many steps either side of the expected one are accepted.
     package var window = 1
     package var throttle = ThrottlePolicy()
@@ -37,4 +40,8 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package var databasePath: String { stateDirectory + "/totpd.sqlite" }
     package var keyFilePath: String { keyFile ?? stateDirectory + "/secret.key" }
     package var resolvedIssuer: String { issuer ?? HostName.current }
+
+    package func allowsEnrollmentAtLogin(service: String) -> Bool {
+        enrollAtLogin.contains("*") || enrollAtLogin.contains(service)
+    }
 }

@@ -18,7 +18,7 @@ package enum Request: Sendable, Equatable {
     case verify(user: String, code: String, context: AuditContext)
     /// `proof`: a current or recovery code, needed when a user replaces their own active enrollment.
     case enrollBegin(user: String, proof: String?)
-    case enrollConfirm(user: String, code: String)
+    case enrollConfirm(user: String, code: String, context: AuditContext = AuditContext())
     case status(user: String)
     case list
     case revoke(user: String)
@@ -28,6 +28,8 @@ package enum Request: Sendable, Equatable {
     case resync(user: String, code: String, nextCode: String)
     /// Asked before prompting: does this user need to give a code now?
     case precheck(user: String, context: AuditContext)
+    /// The PAM module starts an enrollment for a user without an active one, inside the login.
+    case loginEnroll(user: String, context: AuditContext)
 
     package var operation: Operation {
         switch self {
@@ -42,14 +44,15 @@ package enum Request: Sendable, Equatable {
         case .regenerateRecoveryCodes: .regenerateRecoveryCodes
         case .resync: .resync
         case .precheck: .precheck
+        case .loginEnroll: .loginEnroll
         }
     }
 
     package var user: String? {
         switch self {
-        case .verify(let user, _, _), .enrollBegin(let user, _), .enrollConfirm(let user, _), .status(let user),
+        case .verify(let user, _, _), .enrollBegin(let user, _), .enrollConfirm(let user, _, _), .status(let user),
             .revoke(let user), .unlock(let user), .regenerateRecoveryCodes(let user, _), .resync(let user, _, _),
-            .precheck(let user, _):
+            .precheck(let user, _), .loginEnroll(let user, _):
             user
         case .auditLog(let user, _, _): user
         case .list: nil
@@ -58,7 +61,9 @@ package enum Request: Sendable, Equatable {
 
     package var auditContext: AuditContext {
         switch self {
-        case .verify(_, _, let context), .precheck(_, let context): context
+        case .verify(_, _, let context), .precheck(_, let context), .enrollConfirm(_, _, let context),
+            .loginEnroll(_, let context):
+            context
         default: AuditContext()
         }
     }
@@ -67,7 +72,7 @@ package enum Request: Sendable, Equatable {
         var fields: [WireField] = []
         if let user { fields.append(.string(.user, user)) }
         switch self {
-        case .verify(_, let code, _), .enrollConfirm(_, let code), .regenerateRecoveryCodes(_, let code):
+        case .verify(_, let code, _), .enrollConfirm(_, let code, _), .regenerateRecoveryCodes(_, let code):
             fields.append(.string(.code, code))
         case .enrollBegin(_, let proof):
             if let proof { fields.append(.string(.code, proof)) }
@@ -76,7 +81,7 @@ package enum Request: Sendable, Equatable {
         case .auditLog(_, let since, let afterID):
             if let since { fields.append(.u64(.since, UInt64(since))) }
             fields.append(.u64(.afterID, UInt64(afterID)))
-        case .status, .list, .revoke, .unlock, .precheck:
+        case .status, .list, .revoke, .unlock, .precheck, .loginEnroll:
             break
         }
         let context = auditContext
@@ -97,7 +102,8 @@ package enum Request: Sendable, Equatable {
         case .verify: self = .verify(user: try fields.user(), code: try fields.code(.code, recovery: true), context: context)
         case .enrollBegin:
             self = .enrollBegin(user: try fields.user(), proof: fields.has(.code) ? try fields.code(.code, recovery: true) : nil)
-        case .enrollConfirm: self = .enrollConfirm(user: try fields.user(), code: try fields.code(.code))
+        case .enrollConfirm:
+            self = .enrollConfirm(user: try fields.user(), code: try fields.code(.code), context: context)
         case .status: self = .status(user: try fields.user())
         case .list: self = .list
         case .revoke: self = .revoke(user: try fields.user())
@@ -111,6 +117,7 @@ package enum Request: Sendable, Equatable {
         case .resync:
             self = .resync(user: try fields.user(), code: try fields.code(.code), nextCode: try fields.code(.nextCode))
         case .precheck: self = .precheck(user: try fields.user(), context: context)
+        case .loginEnroll: self = .loginEnroll(user: try fields.user(), context: context)
         }
     }
 }
@@ -119,12 +126,13 @@ extension Operation {
     var acceptedFields: Set<FieldTag> {
         switch self {
         case .verify: [.user, .code, .service, .rhost, .tty]
-        case .enrollBegin, .enrollConfirm, .regenerateRecoveryCodes: [.user, .code]
+        case .enrollBegin, .regenerateRecoveryCodes: [.user, .code]
+        case .enrollConfirm: [.user, .code, .service, .rhost, .tty]
         case .status, .revoke, .unlock: [.user]
         case .list: []
         case .auditLog: [.user, .since, .afterID]
         case .resync: [.user, .code, .nextCode]
-        case .precheck: [.user, .service, .rhost, .tty]
+        case .precheck, .loginEnroll: [.user, .service, .rhost, .tty]
         }
     }
 
@@ -141,6 +149,7 @@ extension Operation {
         case .regenerateRecoveryCodes: "recovery-regenerate"
         case .resync: "resync"
         case .precheck: "precheck"
+        case .loginEnroll: "login-enroll"
         }
     }
 }
@@ -238,6 +247,7 @@ extension FieldTag: CustomStringConvertible {
         case .result: "result"
         case .callerUID: "caller_uid"
         case .callerPID: "caller_pid"
+        case .qr: "qr"
         }
     }
 }

@@ -14,7 +14,11 @@ package struct Response: Sendable, Equatable {
 
     package var message: WireMessage { WireMessage(code: result.rawValue, fields: fields) }
 
-    package var explanation: String? { fields.first { $0.tag == FieldTag.message.rawValue }?.stringValue }
+    package var explanation: String? { string(.message) }
+    package var recoveryCodes: [String] { fields.filter { $0.tag == FieldTag.recoveryCode.rawValue }.compactMap(\.stringValue) }
+
+    package func string(_ tag: FieldTag) -> String? { fields.first { $0.tag == tag.rawValue }?.stringValue }
+    package func u64(_ tag: FieldTag) -> UInt64? { fields.first { $0.tag == tag.rawValue }?.u64Value }
 
     /// Interprets a received frame body. An unknown result code is an error: the client cannot
     /// know what it means.

@@ -18,6 +18,8 @@ package enum Operation: UInt8, Sendable, CaseIterable {
     case regenerateRecoveryCodes = 9
     case resync = 10
     case precheck = 11
+    /// The PAM module starts an enrollment inside a login (root callers, allowed services).
+    case loginEnroll = 12
 }
 
 package enum ResultCode: UInt8, Sendable, CaseIterable {
@@ -64,6 +66,7 @@ package enum FieldTag: UInt8, Sendable, CaseIterable {
     case result = 25
     case callerUID = 26
     case callerPID = 27
+    case qr = 28
 
     package enum Kind: Sendable { case string, u64, record }
 
@@ -85,6 +88,7 @@ package enum FieldTag: UInt8, Sendable, CaseIterable {
         case .secret: 128
         case .state: 16
         case .record: 4096
+        case .qr: 12288
         case .user, .service, .rhost, .tty: 256
         case .expiresAt, .retryAfter, .failures, .activatedAt, .lastSuccessAt, .lockedUntil, .recoveryCodesLeft,
             .since, .afterID, .id, .time, .callerUID, .callerPID:

@@ -55,6 +55,8 @@ package struct RequestHandler: Sendable {
         case ownUnlessAdmin
         /// Root and admin-group members only.
         case adminOnly
+        /// Root only: the PAM module inside a login.
+        case rootOnly
     }
 
     private func scope(of operation: Operation) -> Scope {
@@ -62,6 +64,7 @@ package struct RequestHandler: Sendable {
         case .verify, .precheck, .regenerateRecoveryCodes, .resync: .ownUnlessRoot
         case .enrollBegin, .enrollConfirm, .status: .ownUnlessAdmin
         case .list, .revoke, .unlock, .auditLog: .adminOnly
+        case .loginEnroll: .rootOnly
         }
     }
 
@@ -73,6 +76,7 @@ package struct RequestHandler: Sendable {
         case .ownUnlessRoot: return isOwnAccount ? nil : "other-user"
         case .ownUnlessAdmin: return isOwnAccount || isAdmin(caller) ? nil : "other-user"
         case .adminOnly: return isAdmin(caller) ? nil : "not-admin"
+        case .rootOnly: return "not-root"
         }
     }
 
@@ -102,7 +106,10 @@ package struct RequestHandler: Sendable {
         case .enrollBegin(let user, let proof):
             return try await beginEnrollment(user: user, proof: proof, caller: caller, now: now, source: source)
 
-        case .enrollConfirm(let user, let code):
+        case .loginEnroll(let user, let context):
+            return try await beginLoginEnrollment(user: user, context: context, now: now, source: source)
+
+        case .enrollConfirm(let user, let code, _):
             switch try await store.confirmEnrollment(user: user, code: code, now: now, source: source) {
             case .activated(let codes): return Response(.ok, codes.map { .string(.recoveryCode, $0) })
             case .rejected: return .failure(.rejected, "the code does not match the new secret")
@@ -162,26 +169,65 @@ package struct RequestHandler: Sendable {
         user: String, proof: String?, caller: PeerCredentials, now: Int64, source: AuditSource
     ) async throws -> Response {
         guard UserDirectory.uid(ofUser: user) != nil else { return .failure(.unknownUser, "no account named \(user)") }
-        let parameters = configuration.newEnrollmentParameters
         let authority: Store.EnrollmentAuthority = isAdmin(caller) ? .admin : .owner(proof: proof.flatMap(SubmittedCode.init))
-        switch try await store.beginEnrollment(
-            user: user, parameters: parameters, lifetime: configuration.enrollmentLifetime, authority: authority,
-            now: now, source: source)
-        {
+        switch try await startEnrollment(user: user, authority: authority, now: now, source: source) {
         case .proofRequired:
             return .failure(
                 .denied, "\(user) is already enrolled: give a current code or a recovery code, or ask an administrator")
         case .proofRefused(let outcome):
             return Self.response(for: outcome)
+        case .alreadyEnrolled:
+            preconditionFailure("only a login enrollment is refused for being enrolled")
         case .started(let secret, let expiresAt):
-            let uri = OTPAuthURI(issuer: configuration.resolvedIssuer, account: user, secret: secret, parameters: parameters)
-            return Response(
-                .ok,
-                [
-                    .string(.user, user), .string(.secret, Base32.encode(secret)), .string(.uri, uri.string),
-                    .u64(.expiresAt, UInt64(expiresAt)),
-                ])
+            return Response(.ok, enrollmentFields(user: user, secret: secret, expiresAt: expiresAt))
         }
+    }
+
+    /// The first-login enrollment: only where the configuration allows it for the PAM service,
+    /// only for an existing account without an active enrollment. The answer carries the QR
+    /// code drawn as text, because the module must not depend on a QR library.
+    private func beginLoginEnrollment(user: String, context: AuditContext, now: Int64, source: AuditSource) async throws -> Response {
+        guard let service = context.service, configuration.allowsEnrollmentAtLogin(service: service) else {
+            try await store.recordRefusal(
+                operation: Operation.loginEnroll.name, user: user, reason: "not-allowed-for-service", now: now, source: source)
+            return .failure(.denied, "enrollment at login is not enabled for service \(context.service ?? "(none)")")
+        }
+        guard UserDirectory.uid(ofUser: user) != nil else { return .failure(.unknownUser, "no account named \(user)") }
+        switch try await startEnrollment(user: user, authority: .login, now: now, source: source) {
+        case .alreadyEnrolled:
+            return .failure(.denied, "\(user) is already enrolled")
+        case .proofRequired, .proofRefused:
+            preconditionFailure("a login enrollment asks for no proof")
+        case .started(let secret, let expiresAt):
+            var fields = enrollmentFields(user: user, secret: secret, expiresAt: expiresAt)
+            // A very long account or issuer name could make the drawing too big for one answer;
+            // the module then shows the secret alone.
+            if let code = try? QRCode(encoding: uri(user: user, secret: secret).string) {
+                let drawing = QRRenderer.render(code, style: .utf8)
+                if drawing.utf8.count <= FieldTag.qr.maxLength { fields.append(.string(.qr, drawing)) }
+            }
+            return Response(.ok, fields)
+        }
+    }
+
+    private func startEnrollment(
+        user: String, authority: Store.EnrollmentAuthority, now: Int64, source: AuditSource
+    ) async throws -> Store.BeginOutcome {
+        try await store.beginEnrollment(
+            user: user, parameters: configuration.newEnrollmentParameters, lifetime: configuration.enrollmentLifetime,
+            authority: authority, now: now, source: source)
+    }
+
+    private func uri(user: String, secret: [UInt8]) -> OTPAuthURI {
+        OTPAuthURI(
+            issuer: configuration.resolvedIssuer, account: user, secret: secret, parameters: configuration.newEnrollmentParameters)
+    }
+
+    private func enrollmentFields(user: String, secret: [UInt8], expiresAt: Int64) -> [WireField] {
+        [
+            .string(.user, user), .string(.secret, Base32.encode(secret)), .string(.uri, uri(user: user, secret: secret).string),
+            .u64(.expiresAt, UInt64(expiresAt)),
+        ]
     }
 
     /// As many rows as fit in one response; the client asks again after the last id it got.

@@ -9,6 +9,8 @@ extension Store {
         case proofRequired
         /// The code given as proof was not accepted (wrong, replayed, or the user is locked).
         case proofRefused(VerifyOutcome)
+        /// A login may only set up a first enrollment, never replace an active one.
+        case alreadyEnrolled
     }
 
     package enum ConfirmOutcome: Sendable, Equatable {
@@ -23,10 +25,12 @@ extension Store {
     }
 
     /// Who is starting the enrollment: an admin may replace an active one outright; the owner
-    /// must prove possession with a current code or a recovery code, checked like a login.
+    /// must prove possession with a current code or a recovery code, checked like a login; a
+    /// login (the PAM module) may only start one for a user without an active enrollment.
     package enum EnrollmentAuthority: Sendable, Equatable {
         case admin
         case owner(proof: SubmittedCode?)
+        case login
     }
 
     /// Creates a fresh pending secret. An active enrollment stays in force until the new one is
@@ -38,6 +42,10 @@ extension Store {
         try await writer.write { [self] db in
             try Self.purgeLapsedEnrollments(db, now: now)
             let active = try EnrollmentRecord.fetchOne(db, key: user)?.state == EnrollmentState.active.rawValue
+            if active, authority == .login {
+                try Self.audit(db, "enroll-begin", user: user, source: source, now: now, result: "already-enrolled")
+                return .alreadyEnrolled
+            }
             if active, case .owner(let proof) = authority {
                 guard let proof else {
                     try Self.audit(db, "enroll-begin", user: user, source: source, now: now, result: "proof-required")

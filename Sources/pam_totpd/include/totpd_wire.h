@@ -35,6 +35,7 @@ enum {
     TOTPD_OP_RECOVERY_REGENERATE = 9,
     TOTPD_OP_RESYNC = 10,
     TOTPD_OP_PRECHECK = 11,
+    TOTPD_OP_LOGIN_ENROLL = 12,
 };
 
 /* Result codes (second body byte of a response). */
@@ -81,6 +82,7 @@ enum {
     TOTPD_TAG_RESULT = 25,
     TOTPD_TAG_CALLER_UID = 26,
     TOTPD_TAG_CALLER_PID = 27,
+    TOTPD_TAG_QR = 28,
 };
 
 /* Largest value in bytes, per tag (u64 tags are exactly TOTPD_U64_SIZE). */
@@ -112,6 +114,7 @@ enum {
     TOTPD_MAXLEN_RESULT = 64,
     TOTPD_MAXLEN_CALLER_UID = 8,
     TOTPD_MAXLEN_CALLER_PID = 8,
+    TOTPD_MAXLEN_QR = 12288,
 };
 
 /* A verification code on the wire: 6 to 8 ASCII digits, or a recovery code of 10 base32
@@ -120,6 +123,7 @@ enum {
     TOTPD_CODE_MIN_DIGITS = 6,
     TOTPD_CODE_MAX_DIGITS = 8,
     TOTPD_RECOVERY_CODE_LENGTH = 10,
+    TOTPD_RECOVERY_CODE_COUNT = 10, /* an ENROLL_CONFIRM answer holds this many */
 };
 
 #endif
