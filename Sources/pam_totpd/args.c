@@ -121,9 +121,12 @@ int totpd_args_parse(int argc, const char *const *argv, totpd_args *args, char *
                 args->unenrolled = TOTPD_UNENROLLED_DENY;
             else if (strcmp(value, "allow") == 0)
                 args->unenrolled = TOTPD_UNENROLLED_ALLOW;
+            else if (strcmp(value, "enroll") == 0)
+                args->unenrolled = TOTPD_UNENROLLED_ENROLL;
             else
                 return fail(error, error_size,
-                            "argument \"%.40s\": unenrolled must be deny or allow", argument);
+                            "argument \"%.40s\": unenrolled must be deny, allow or enroll",
+                            argument);
             if (seen_unenrolled)
                 return fail(error, error_size, "argument \"%s\": unenrolled= given twice",
                             argument);

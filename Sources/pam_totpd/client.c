@@ -114,6 +114,9 @@ static enum field_kind field_kind(uint8_t tag, size_t *max_length) {
     case TOTPD_TAG_STATE:
         *max_length = TOTPD_MAXLEN_STATE;
         return KIND_STRING;
+    case TOTPD_TAG_QR:
+        *max_length = TOTPD_MAXLEN_QR;
+        return KIND_STRING;
     case TOTPD_TAG_RECOVERY_CODE:
     case TOTPD_TAG_NEXT_CODE:
     case TOTPD_TAG_EVENT:
@@ -175,7 +178,7 @@ totpd_status totpd_request_add_string(totpd_request *request, uint8_t tag, const
         (value == NULL && length > 0))
         return TOTPD_CLIENT_BAD_FIELD;
 
-    /* length <= 1024 here and length <= capacity always, so none of this can overflow. */
+    /* length <= TOTPD_MAXLEN_QR here and length <= capacity always: none of this overflows. */
     body = request->length - TOTPD_FRAME_LENGTH_SIZE;
     room = request->capacity - request->length;
     if (body + TOTPD_FIELD_HEADER_SIZE + length > TOTPD_MAX_REQUEST_BODY ||
@@ -194,10 +197,13 @@ totpd_status totpd_request_add_string(totpd_request *request, uint8_t tag, const
 
 /* ---- responses ----------------------------------------------------------------------------- */
 
-static void copy_message(char *out, const uint8_t *value, size_t length) {
-    /* The text goes to syslog and terminals: no control bytes, no early NUL. */
-    for (size_t i = 0; i < length; i++)
-        out[i] = (value[i] < 0x20 || value[i] == 0x7f) ? '?' : (char)value[i];
+/* The text goes to syslog and terminals: no control bytes (but newlines where the text is
+   made of lines), no early NUL. */
+static void copy_text(char *out, const uint8_t *value, size_t length, bool keep_newlines) {
+    for (size_t i = 0; i < length; i++) {
+        bool control = value[i] < 0x20 || value[i] == 0x7f;
+        out[i] = control && !(keep_newlines && value[i] == '\n') ? '?' : (char)value[i];
+    }
     out[length] = '\0';
 }
 
@@ -231,14 +237,24 @@ static totpd_status parse_fields(const uint8_t *body, size_t length, totpd_respo
         }
 
         if (tag == TOTPD_TAG_MESSAGE && !response->has_message) {
-            copy_message(response->message, value, value_length);
+            copy_text(response->message, value, value_length, false);
             response->has_message = true;
         } else if (tag == TOTPD_TAG_RETRY_AFTER && !response->has_retry_after) {
             response->retry_after = get_be64(value);
             response->has_retry_after = true;
         } else if (tag == TOTPD_TAG_STATE && !response->has_state) {
-            copy_message(response->state, value, value_length);
+            copy_text(response->state, value, value_length, false);
             response->has_state = true;
+        } else if (tag == TOTPD_TAG_SECRET && !response->has_secret) {
+            copy_text(response->secret, value, value_length, false);
+            response->has_secret = true;
+        } else if (tag == TOTPD_TAG_QR && !response->has_qr) {
+            copy_text(response->qr, value, value_length, true);
+            response->has_qr = true;
+        } else if (tag == TOTPD_TAG_RECOVERY_CODE &&
+                   response->recovery_code_count < TOTPD_RECOVERY_CODE_COUNT) {
+            copy_text(response->recovery_codes[response->recovery_code_count++], value,
+                      value_length, false);
         }
     }
     return TOTPD_CLIENT_OK;
@@ -548,6 +564,10 @@ bool totpd_code_is_wellformed(const char *code) {
         return false;
     size_t length = strnlen(code, TOTPD_RECOVERY_CODE_LENGTH + 2);
     return is_digit_code(code, length) || is_recovery_code(code, length);
+}
+
+bool totpd_totp_code_is_wellformed(const char *code) {
+    return code != NULL && is_digit_code(code, strnlen(code, TOTPD_CODE_MAX_DIGITS + 1));
 }
 
 /* Decodes one UTF-8 sequence of at most available bytes; returns its length, or 0 if the bytes

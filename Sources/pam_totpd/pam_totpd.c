@@ -1,6 +1,7 @@
 /* pam_totpd: the PAM entry points. The module prompts for a code, asks totpd over its socket
-   and maps the answer to a PAM code; it never sees a secret. Argument parsing (args.c) and the
-   socket client (client.c) live apart so they can be tested without PAM. */
+   and maps the answer to a PAM code; it never holds a secret, except to show a new one during
+   an enrollment at login. Argument parsing (args.c), the socket client (client.c) and the
+   enrollment dialogue's text helpers (display.c) live apart so they can be tested without PAM. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -8,6 +9,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -19,6 +21,7 @@
 
 #include "totpd_args.h"
 #include "totpd_client.h"
+#include "totpd_display.h"
 #include "totpd_wire.h"
 
 /* The .so is built with -fvisibility=hidden; only these two are exported (see pam_totpd.map). */
@@ -26,6 +29,14 @@
 
 static const char WRONG_CODE_TEXT[] = "Wrong code.";
 static const char UNAVAILABLE_TEXT[] = "The verification service is unavailable.";
+
+/* The enrollment dialogue (unenrolled=enroll). */
+static const char ENROLL_INTRO_TEXT[] =
+    "This account needs a verification code from an authenticator app, and none is set up yet.\n"
+    "Scan this QR code with the app:";
+static const char ENROLL_PROMPT[] = "Code shown by the app: ";
+static const char NOT_A_CODE_TEXT[] = "That is not a code from the app.";
+enum { ENROLL_ATTEMPTS = 3 };
 
 static const char *result_name(uint8_t result) {
     switch (result) {
@@ -62,6 +73,20 @@ static void tell_user(pam_handle_t *pamh, bool silent, const char *text) {
         (void)pam_error(pamh, "%s", text);
 }
 
+/* Sends text as PAM_TEXT_INFO messages, cut at line ends to fit Linux-PAM's message size. */
+static int show_text(pam_handle_t *pamh, const char *text) {
+    size_t position = 0, advance;
+    for (;;) {
+        size_t length = totpd_next_message(text + position, TOTPD_MAX_PAM_MESSAGE, &advance);
+        if (advance == 0)
+            return PAM_SUCCESS;
+        int rc = pam_info(pamh, "%.*s", (int)length, text + position);
+        if (rc != PAM_SUCCESS)
+            return rc;
+        position += advance;
+    }
+}
+
 static int64_t monotonic_ms(void) {
     struct timespec now;
     if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
@@ -81,7 +106,7 @@ static totpd_status add_audit_item(pam_handle_t *pamh, totpd_request *request, i
     return totpd_request_add_string(request, tag, text, totpd_utf8_prefix_length(text, max_length));
 }
 
-/* USER, CODE when given, and the audit items: the shape of both PRECHECK and VERIFY. */
+/* USER, CODE when given, and the audit items: the shape of every request the module sends. */
 static totpd_status build_request(pam_handle_t *pamh, totpd_request *request, uint8_t *buffer,
                                   size_t capacity, uint8_t operation, const char *user,
                                   const char *code) {
@@ -144,28 +169,44 @@ out:
     return retval;
 }
 
-/* map_result's answer to a PRECHECK that found a code is needed. Not a PAM code. */
-enum { ASK_FOR_CODE = -1 };
+/* map_result's answers that are steps of the dialogue, not PAM codes: ask for a code; start an
+   enrollment (PRECHECK of an unenrolled user with unenrolled=enroll); show the one the daemon
+   started (LOGIN_ENROLL). */
+enum { ASK_FOR_CODE = -1, START_ENROLLMENT = -2, SHOW_ENROLLMENT = -3 };
 
 /* The one place where answers become PAM codes (docs/PROTOCOL.md, "Result codes"). Every
    refusal shows the same text, so the dialogue does not reveal enrollment. EXEMPT and GRACE are
-   meaningful only as answers to PRECHECK; OK to PRECHECK means "ask for a code". */
+   meaningful only as answers to PRECHECK; OK to PRECHECK means "ask for a code". A daemon that
+   will not start an enrollment at login leaves the user to the unenrolled=deny path. */
 static int map_result(pam_handle_t *pamh, const totpd_args *args, bool silent, const char *user,
                       uint8_t operation, const totpd_response *response) {
     const bool precheck = operation == TOTPD_OP_PRECHECK;
+    const bool login_enroll = operation == TOTPD_OP_LOGIN_ENROLL;
+    const bool unenrolled =
+        precheck && response->has_state && strcmp(response->state, "active") != 0;
     const char *service = NULL;
     switch (response->result) {
     case TOTPD_RESULT_OK:
-        if (precheck && args->unenrolled == TOTPD_UNENROLLED_ALLOW && response->has_state &&
-            strcmp(response->state, "active") != 0) {
+        if (unenrolled && args->unenrolled == TOTPD_UNENROLLED_ALLOW) {
             /* The admin chose to let users without an enrollment through: ignore, never grant. */
             pam_syslog(pamh, LOG_INFO, "user \"%s\" is not enrolled (%s); unenrolled=allow", user,
                        response->state);
             return PAM_IGNORE;
         }
+        if (unenrolled && args->unenrolled == TOTPD_UNENROLLED_ENROLL)
+            return START_ENROLLMENT;
         if (precheck)
             return ASK_FOR_CODE;
-        pam_syslog(pamh, LOG_INFO, "accepted the code of user \"%s\"", user);
+        if (login_enroll) {
+            if (!response->has_secret)
+                break;
+            pam_syslog(pamh, LOG_INFO, "started an enrollment at login for user \"%s\"", user);
+            return SHOW_ENROLLMENT;
+        }
+        if (operation == TOTPD_OP_ENROLL_CONFIRM)
+            pam_syslog(pamh, LOG_NOTICE, "user \"%s\" set up a second factor at login", user);
+        else
+            pam_syslog(pamh, LOG_INFO, "accepted the code of user \"%s\"", user);
         return PAM_SUCCESS;
     case TOTPD_RESULT_EXEMPT:
         if (!precheck)
@@ -184,10 +225,17 @@ static int map_result(pam_handle_t *pamh, const totpd_args *args, bool silent, c
         tell_user(pamh, silent, WRONG_CODE_TEXT);
         return PAM_AUTH_ERR;
     case TOTPD_RESULT_NOT_ENROLLED:
-        pam_syslog(pamh, LOG_NOTICE, "user \"%s\" has no active enrollment", user);
+        pam_syslog(pamh, LOG_NOTICE, "user \"%s\" has no %s enrollment", user,
+                   operation == TOTPD_OP_ENROLL_CONFIRM ? "pending (it lapsed)" : "active");
         tell_user(pamh, silent, WRONG_CODE_TEXT);
         return PAM_AUTH_ERR;
     case TOTPD_RESULT_DENIED:
+        if (login_enroll) {
+            pam_syslog(pamh, LOG_NOTICE, "no enrollment at login for user \"%s\"%s%s", user,
+                       response->has_message ? ": " : "",
+                       response->has_message ? response->message : "");
+            return ASK_FOR_CODE;
+        }
         pam_syslog(pamh, LOG_WARNING, "totpd refused to answer about user \"%s\" for uid %u%s%s",
                    user, (unsigned)getuid(), response->has_message ? ": " : "",
                    response->has_message ? response->message : "");
@@ -195,6 +243,8 @@ static int map_result(pam_handle_t *pamh, const totpd_args *args, bool silent, c
         return PAM_AUTH_ERR;
     case TOTPD_RESULT_UNKNOWN_USER:
         pam_syslog(pamh, LOG_NOTICE, "totpd does not know user \"%s\"", user);
+        if (login_enroll)
+            return ASK_FOR_CODE; /* prompt as for anyone, so the dialogue does not reveal it */
         tell_user(pamh, silent, WRONG_CODE_TEXT);
         return PAM_AUTH_ERR;
     case TOTPD_RESULT_LOCKED:
@@ -219,6 +269,90 @@ static int map_result(pam_handle_t *pamh, const totpd_args *args, bool silent, c
                response->has_message ? ": " : "", response->has_message ? response->message : "");
     tell_user(pamh, silent, UNAVAILABLE_TEXT);
     return PAM_AUTHINFO_UNAVAIL;
+}
+
+/* Shows the QR code and the key of the enrollment the daemon just started, and says where the
+   recovery codes will be. */
+static int show_enrollment(pam_handle_t *pamh, const totpd_response *response) {
+    char grouped[TOTPD_MAXLEN_SECRET + TOTPD_MAXLEN_SECRET / 4 + 1];
+    int rc = pam_info(pamh, "%s", ENROLL_INTRO_TEXT);
+    if (rc == PAM_SUCCESS && response->has_qr)
+        rc = show_text(pamh, response->qr);
+    if (rc == PAM_SUCCESS && totpd_group_secret(response->secret, grouped, sizeof grouped) == 0)
+        rc = pam_info(pamh,
+                      "%s this key into the app: %s\n"
+                      "Ten recovery codes are shown once the code is accepted. If they do not "
+                      "appear, make new ones after logging in: totpctl recovery-codes --regenerate",
+                      response->has_qr ? "Or type" : "Type", grouped);
+    explicit_bzero(grouped, sizeof grouped);
+    return rc;
+}
+
+static int show_recovery_codes(pam_handle_t *pamh, const totpd_response *response) {
+    char text[TOTPD_MAX_PAM_MESSAGE + 1];
+    size_t used = (size_t)snprintf(text, sizeof text, "%s",
+                                   "Done. Your recovery codes, each good for one login without "
+                                   "the app (keep them somewhere safe, offline):");
+    for (size_t i = 0; i < response->recovery_code_count && used < sizeof text; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%s", i % 2 == 0 ? "\n  " : "   ",
+                                 response->recovery_codes[i]);
+    int rc = show_text(pamh, text);
+    explicit_bzero(text, sizeof text);
+    return rc;
+}
+
+/* The first-login enrollment (unenrolled=enroll): asks the daemon to start one for the user,
+   shows it, and takes codes until one activates it. The dialogue talks even under PAM_SILENT
+   (sudo sets it by default): without its text the user could not finish. Returns a PAM code,
+   or ASK_FOR_CODE when the daemon declines, which leaves the user to the unenrolled=deny path.
+   The response is reused for every exchange. */
+static int enroll_at_login(pam_handle_t *pamh, const totpd_args *args, const char *user,
+                           totpd_response *response) {
+    char *code = NULL;
+    int retval = ask_daemon(pamh, args, false, TOTPD_OP_LOGIN_ENROLL, user, NULL, response);
+    if (retval != PAM_SUCCESS)
+        goto out;
+    retval = map_result(pamh, args, false, user, TOTPD_OP_LOGIN_ENROLL, response);
+    if (retval != SHOW_ENROLLMENT)
+        goto out;
+    retval = show_enrollment(pamh, response);
+    if (retval != PAM_SUCCESS) {
+        pam_syslog(pamh, LOG_ERR, "cannot show the enrollment to user \"%s\": %s", user,
+                   pam_strerror(pamh, retval));
+        retval = PAM_CONV_ERR;
+        goto out;
+    }
+
+    for (int attempt = 1; attempt <= ENROLL_ATTEMPTS; attempt++) {
+        int rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", ENROLL_PROMPT);
+        if (rc != PAM_SUCCESS || code == NULL) {
+            pam_syslog(pamh, LOG_ERR, "conversation failed for user \"%s\": %s", user,
+                       pam_strerror(pamh, rc));
+            retval = PAM_CONV_ERR;
+            goto out;
+        }
+        if (totpd_totp_code_is_wellformed(code)) {
+            retval = ask_daemon(pamh, args, false, TOTPD_OP_ENROLL_CONFIRM, user, code, response);
+            if (retval == PAM_SUCCESS)
+                retval = map_result(pamh, args, false, user, TOTPD_OP_ENROLL_CONFIRM, response);
+            if (retval != PAM_AUTH_ERR || response->result != TOTPD_RESULT_REJECTED)
+                break;
+        } else {
+            (void)pam_error(pamh, "%s", NOT_A_CODE_TEXT);
+            retval = PAM_AUTH_ERR;
+        }
+        explicit_bzero(code, strlen(code));
+        free(code);
+        code = NULL;
+    }
+    if (retval == PAM_SUCCESS && show_recovery_codes(pamh, response) != PAM_SUCCESS)
+        pam_syslog(pamh, LOG_WARNING, "could not show the recovery codes to user \"%s\"", user);
+out:
+    if (code != NULL) {
+        explicit_bzero(code, strlen(code));
+        free(code);
+    }
+    return retval;
 }
 
 TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
@@ -262,6 +396,8 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
     if (retval != PAM_SUCCESS)
         goto out;
     retval = map_result(pamh, &args, silent, user, TOTPD_OP_PRECHECK, &response);
+    if (retval == START_ENROLLMENT)
+        retval = enroll_at_login(pamh, &args, user, &response);
     if (retval != ASK_FOR_CODE)
         goto out;
 
@@ -308,7 +444,8 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
     retval = map_result(pamh, &args, silent, user, TOTPD_OP_VERIFY, &response);
 
 out:
-    /* The response text held what the daemon said of the code; the typed code is wiped. */
+    /* The response held what the daemon said of the code, or a new secret and recovery codes;
+       the typed code is wiped. */
     explicit_bzero(&response, sizeof response);
     if (code != NULL) {
         explicit_bzero(code, strlen(code));

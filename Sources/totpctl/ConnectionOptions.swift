@@ -23,13 +23,20 @@ struct ConnectionOptions: ParsableArguments {
     }
 }
 
-/// Options of the subcommands that act on one account, the caller's own by default.
+/// Options of the subcommands that act on one account, the caller's own by default. The account
+/// may be named as an argument (`status alice`) or with --user.
 struct UserOptions: ParsableArguments {
-    @Option(help: "The account to act on (default: yours).")
+    @Argument(help: "The account to act on (default: yours).")
+    var name: String?
+    @Option(help: "The same as the NAME argument.")
     var user: String?
 
+    func validate() throws {
+        if let name, let user, name != user { throw ValidationError("name one account: \(name) or \(user)") }
+    }
+
     func resolvedUser() throws -> String {
-        if let user { return user }
+        if let user = name ?? user { return user }
         guard let name = UserDirectory.name(ofUID: getuid()) else {
             throw ValidationError("cannot find the name of uid \(getuid()); pass --user")
         }

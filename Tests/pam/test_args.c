@@ -79,7 +79,11 @@ static void test_prompt_policy_and_first_pass(void) {
     CHECK(parse(COUNT(try), try, &args, error, sizeof error) == 0);
     CHECK(args.first_pass == TOTPD_FIRST_PASS_TRY && args.unenrolled == TOTPD_UNENROLLED_ALLOW);
 
-    expect_rejected("unenrolled=enroll", "unenrolled must be deny or allow");
+    const char *enroll[] = {"unenrolled=enroll"};
+    CHECK(parse(COUNT(enroll), enroll, &args, error, sizeof error) == 0);
+    CHECK(args.unenrolled == TOTPD_UNENROLLED_ENROLL);
+
+    expect_rejected("unenrolled=register", "unenrolled must be deny, allow or enroll");
     expect_rejected("unenrolled=", "unenrolled=");
     expect_rejected("unenrolled=Allow", "unenrolled=Allow");
     expect_rejected("prompt=", "prompt=");

@@ -201,6 +201,53 @@ static void test_good_responses(void) {
     CHECK(response.result == TOTPD_RESULT_INTERNAL_ERROR);
 }
 
+/* Appends a field to a response body being built in body (no length prefix). */
+static size_t put_field(uint8_t *body, size_t at, uint8_t tag, const char *value, size_t length) {
+    body[at] = tag;
+    body[at + 1] = (uint8_t)(length >> 8);
+    body[at + 2] = (uint8_t)length;
+    memcpy(body + at + 3, value, length);
+    return at + 3 + length;
+}
+
+static void test_enrollment_responses(void) {
+    static uint8_t body[TOTPD_MAX_RESPONSE_BODY];
+    static char drawing[TOTPD_MAXLEN_QR + 1];
+    static totpd_response response;
+    size_t length = 2;
+
+    /* LOGIN_ENROLL: the QR keeps its newlines (and loses any other control byte), the secret
+       none; a QR of the largest size fits. */
+    body[0] = TOTPD_PROTOCOL_VERSION;
+    body[1] = TOTPD_RESULT_OK;
+    length = put_field(body, length, TOTPD_TAG_SECRET, "ABCD\x1b", 5);
+    length = put_field(body, length, TOTPD_TAG_QR, "\xe2\x96\x88 \n \x1b[0m\n", 11);
+    CHECK_STATUS(totpd_response_parse_body(body, length, &response), TOTPD_CLIENT_OK);
+    CHECK(response.has_secret && strcmp(response.secret, "ABCD?") == 0);
+    CHECK(response.has_qr && strcmp(response.qr, "\xe2\x96\x88 \n ?[0m\n") == 0);
+    CHECK(response.recovery_code_count == 0);
+
+    memset(drawing, 'x', TOTPD_MAXLEN_QR);
+    length = put_field(body, 2, TOTPD_TAG_QR, drawing, TOTPD_MAXLEN_QR);
+    CHECK_STATUS(totpd_response_parse_body(body, length, &response), TOTPD_CLIENT_OK);
+    CHECK(response.has_qr && strlen(response.qr) == TOTPD_MAXLEN_QR);
+    length = put_field(body, 2, TOTPD_TAG_QR, drawing, TOTPD_MAXLEN_QR + 1);
+    CHECK_STATUS(totpd_response_parse_body(body, length, &response), TOTPD_CLIENT_MALFORMED);
+    CHECK(!response.has_qr);
+
+    /* ENROLL_CONFIRM: up to ten recovery codes are kept, in order; more are ignored. */
+    length = 2;
+    for (int i = 0; i < TOTPD_RECOVERY_CODE_COUNT + 2; i++) {
+        char code[16];
+        int n = snprintf(code, sizeof code, "code%d-abcde", i);
+        length = put_field(body, length, TOTPD_TAG_RECOVERY_CODE, code, (size_t)n);
+    }
+    CHECK_STATUS(totpd_response_parse_body(body, length, &response), TOTPD_CLIENT_OK);
+    CHECK(response.recovery_code_count == TOTPD_RECOVERY_CODE_COUNT);
+    CHECK(strcmp(response.recovery_codes[0], "code0-abcde") == 0);
+    CHECK(strcmp(response.recovery_codes[9], "code9-abcde") == 0);
+}
+
 static void expect_malformed(const void *frame, size_t length, totpd_status expected, int line) {
     totpd_response response;
     totpd_status status = parse(frame, length, &response);
@@ -281,6 +328,10 @@ static void test_field_checks(void) {
     CHECK(!totpd_code_is_wellformed("abcde-fghi1"));
     CHECK(!totpd_code_is_wellformed("abcdefghijk"));
     CHECK(!totpd_code_is_wellformed("abcde fghij"));
+    /* Confirming an enrollment takes digits only. */
+    CHECK(totpd_totp_code_is_wellformed("123456") && totpd_totp_code_is_wellformed("12345678"));
+    CHECK(!totpd_totp_code_is_wellformed("abcde-fghij") && !totpd_totp_code_is_wellformed("12345"));
+    CHECK(!totpd_totp_code_is_wellformed("123456789") && !totpd_totp_code_is_wellformed(NULL));
     CHECK(!totpd_code_is_wellformed("abcde-fgh8j"));
     CHECK(!totpd_code_is_wellformed("abcdefghij\n"));
     CHECK(!totpd_code_is_wellformed(""));
@@ -681,6 +732,7 @@ static void test_full_backlog(void) {
 }
 
 int main(void) {
+    test_enrollment_responses();
     if (geteuid() != 0) {
         fprintf(stderr, "test_client must run as root (root-owned socket and peer checks)\n");
         return 2;

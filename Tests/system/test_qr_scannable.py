@@ -40,6 +40,19 @@ def decode(rows, invert):
     return image
 
 
+def utf8_qr_lines(lines):
+    """The lines of a half-block QR code among other printed lines."""
+    return [line for line in lines if line and set(line) <= set("█▀▄ ") and "█" in line or line.startswith("▀▀")]
+
+
+def decode_utf8_qr(text, png):
+    """The text zbarimg reads from the half-block QR code in text (saved to png on the way)."""
+    decode(light_matrix(utf8_qr_lines(text.splitlines()), "utf8"), invert=False).save(png)
+    decoded = subprocess.run(["zbarimg", "--raw", "-q", str(png)], capture_output=True, text=True)
+    assert decoded.returncode == 0, f"zbarimg could not read the QR code:\n{text}"
+    return decoded.stdout.strip()
+
+
 @pytest.mark.parametrize("mode", ["utf8", "ansi", "ansi-inverse"])
 def test_printed_qr_decodes_to_the_printed_uri(tools, make_user, workdir, mode):
     user = make_user()
@@ -48,7 +61,7 @@ def test_printed_qr_decodes_to_the_printed_uri(tools, make_user, workdir, mode):
     lines = printed.stdout.splitlines()
     uri = next(line.split("URI:", 1)[1].strip() for line in lines if line.strip().startswith("URI:"))
     if mode == "utf8":
-        qr = [line for line in lines if line and set(line) <= set("█▀▄ ") and "█" in line or line.startswith("▀▀")]
+        qr = utf8_qr_lines(lines)
     else:
         qr = [line for line in lines if ANSI_CELL.search(line)]
     assert qr, printed.stdout

@@ -40,7 +40,8 @@ libpam = ctypes.CDLL("libpam.so.0")
 
 
 def authenticate(workdir, user, arguments, typed, conversation_fails=False):
-    """Returns (PAM code from the module, messages shown)."""
+    """Returns (PAM code from the module, messages shown). `typed` answers every prompt, or is a
+    function from the messages shown so far to the answer."""
     shown = []
 
     def converse(count, messages, replies, _):
@@ -51,7 +52,8 @@ def authenticate(workdir, user, arguments, typed, conversation_fails=False):
             message = messages[index].contents
             shown.append(message.msg.decode())
             if message.msg_style in (PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON):
-                array[index].resp = libc.strdup(typed.encode())  # the module frees it
+                answer = typed(shown) if callable(typed) else typed
+                array[index].resp = libc.strdup(answer.encode())  # the module frees it
         replies[0] = array
         return PAM_SUCCESS
 
@@ -72,7 +74,7 @@ def authenticate(workdir, user, arguments, typed, conversation_fails=False):
 
 @pytest.fixture
 def daemon_config():
-    return "rate_limit:\n  attempts: 20\n"
+    return "rate_limit:\n  attempts: 20\nenroll_at_login: [matrix]\n"
 
 
 def fake_daemon(path, answer):
@@ -96,6 +98,11 @@ def fake_daemon(path, answer):
     return listener
 
 
+def the_shown_key_s_code(shown):
+    key = next(text for text in shown if "type this key into the app: " in text)
+    return totp(key.split("type this key into the app: ", 1)[1].split("\n", 1)[0].replace(" ", ""))
+
+
 def test_every_row_of_the_return_code_table(tools, workdir, make_user):
     enrolled, newcomer = make_user(), make_user()
     secret = enroll(tools, enrolled)
@@ -109,6 +116,10 @@ def test_every_row_of_the_return_code_table(tools, workdir, make_user):
     assert code_of(enrolled, [], wrong_code(secret)) == PAM_AUTH_ERR             # wrong
     assert code_of(newcomer, [], "123456") == PAM_AUTH_ERR                       # not enrolled, deny
     assert code_of(newcomer, ["unenrolled=allow"], "") == PAM_IGNORE             # not enrolled, allow
+    result, shown = authenticate(workdir, newcomer, [socket_argument, "unenrolled=enroll"], "no-code")
+    assert result == PAM_AUTH_ERR and shown.count("That is not a code from the app.") == 3  # enroll, no code
+    assert code_of(newcomer, ["unenrolled=enroll"], the_shown_key_s_code) == PAM_SUCCESS  # enroll, right code
+    assert code_of(newcomer, ["unenrolled=enroll"], "") == PAM_AUTH_ERR          # enrolled now: a code is due
     assert code_of(enrolled, ["bogus"], totp(secret, 2)) == PAM_SERVICE_ERR      # bad argument
     assert code_of(enrolled, [], "", conversation_fails=True) == PAM_CONV_ERR   # conversation failure
     for _ in range(3):

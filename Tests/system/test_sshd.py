@@ -30,9 +30,9 @@ def free_port():
 
 
 class SSHServer:
-    def __init__(self, workdir, tools, methods, arguments=""):
+    def __init__(self, workdir, tools, methods, arguments="", service=None):
         self.port = free_port()
-        self.service = "totpd-sshd-" + secrets.token_hex(4)
+        self.service = service or "totpd-sshd-" + secrets.token_hex(4)
         self.directory = workdir / "sshd"
         self.directory.mkdir()
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.directory / "host")], check=True)
@@ -74,9 +74,11 @@ class SSHServer:
 
 
 class Login:
-    """One SSH login attempt; remembers the prompts the server sent."""
+    """One SSH login attempt; remembers the prompts the server sent. `answer` is the text typed at
+    every prompt, or a function from the prompt's text to it. The login runs a command, or with
+    `shell` an interactive shell on a pty that runs it."""
 
-    def __init__(self, port, user, answer, key=None):
+    def __init__(self, port, user, answer, key=None, shell=False):
         self.prompts = []
         self.output = None
         transport = paramiko.Transport(("127.0.0.1", port))
@@ -88,15 +90,20 @@ class Login:
 
             def handler(title, instructions, prompts):
                 self.prompts += [text for text, _ in prompts]
-                return [answer for _ in prompts]
+                return [answer(text) if callable(answer) else answer for text, _ in prompts]
 
             try:
                 transport.auth_interactive(user, handler)
             except paramiko.AuthenticationException:
                 return
             channel = transport.open_session()
-            channel.exec_command("echo logged-in-as-$(id -un)")
-            self.output = channel.makefile().read().decode().strip()
+            if shell:  # sshd shows PAM's messages after the last prompt only to a login shell
+                channel.get_pty()
+                channel.invoke_shell()
+                channel.sendall(b"echo logged-in-as-$(id -un); exit\n")
+            else:
+                channel.exec_command("echo logged-in-as-$(id -un)")
+            self.output = channel.makefile().read().decode().replace("\r\n", "\n").strip()
         finally:
             transport.close()
 

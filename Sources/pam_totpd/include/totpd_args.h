@@ -20,8 +20,13 @@ enum {
 
 #define TOTPD_DEFAULT_PROMPT "Verification code: "
 
-/* What to do for a user without an active enrollment. */
-typedef enum { TOTPD_UNENROLLED_DENY, TOTPD_UNENROLLED_ALLOW } totpd_unenrolled_policy;
+/* What to do for a user without an active enrollment: refuse; let through with PAM_IGNORE;
+   or set up an enrollment in the login, where the daemon allows it (else refuse). */
+typedef enum {
+    TOTPD_UNENROLLED_DENY,
+    TOTPD_UNENROLLED_ALLOW,
+    TOTPD_UNENROLLED_ENROLL
+} totpd_unenrolled_policy;
 
 /* Whether to take the code from PAM_AUTHTOK, set by an earlier module in the stack. */
 typedef enum { TOTPD_FIRST_PASS_NONE, TOTPD_FIRST_PASS_TRY, TOTPD_FIRST_PASS_USE } totpd_first_pass;
@@ -36,7 +41,7 @@ typedef struct totpd_args {
 } totpd_args;
 
 /* Fills *args from argv: defaults first, then each of `socket=PATH`, `timeout=SECONDS`,
-   `prompt=TEXT` (use PAM's [prompt=text with spaces] form), `unenrolled=deny|allow`,
+   `prompt=TEXT` (use PAM's [prompt=text with spaces] form), `unenrolled=deny|allow|enroll`,
    `use_first_pass` or `try_first_pass`, and `debug`, each at most once. Returns 0 on success. On any unknown, malformed or repeated
    argument returns -1 and writes a NUL-terminated explanation naming the argument into
    error (if error_size > 0); *args is then unspecified. */

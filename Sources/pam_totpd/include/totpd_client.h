@@ -53,7 +53,7 @@ totpd_status totpd_request_begin(totpd_request *request, uint8_t *buffer, size_t
 totpd_status totpd_request_add_string(totpd_request *request, uint8_t tag, const char *value,
                                       size_t length);
 
-/* The typed answer. A module only needs the result, MESSAGE and RETRY_AFTER. */
+/* The typed answer: the fields a module acts on or shows. */
 typedef struct totpd_response {
     uint8_t result; /* a TOTPD_RESULT_* value, or an unknown code the caller must fail on */
     bool has_message;
@@ -63,6 +63,15 @@ typedef struct totpd_response {
     char state[TOTPD_MAXLEN_STATE + 1];
     /* NUL-terminated; control bytes replaced by '?' so it is safe to log. */
     char message[TOTPD_MAXLEN_MESSAGE + 1];
+    /* LOGIN_ENROLL: the new secret (base32) and the QR code drawn as lines of text, both
+       NUL-terminated with control bytes other than the QR's newlines replaced by '?'. */
+    bool has_secret;
+    char secret[TOTPD_MAXLEN_SECRET + 1];
+    bool has_qr;
+    char qr[TOTPD_MAXLEN_QR + 1];
+    /* ENROLL_CONFIRM: the new recovery codes, in the order sent (extra ones are ignored). */
+    size_t recovery_code_count;
+    char recovery_codes[TOTPD_RECOVERY_CODE_COUNT][TOTPD_MAXLEN_RECOVERY_CODE + 1];
 } totpd_response;
 
 /* Parses a response body (the bytes after the length). MALFORMED unless: at least 2 bytes,
@@ -86,6 +95,9 @@ totpd_status totpd_exchange(const char *socket_path, unsigned timeout_ms, const 
 
 /* 6 to 8 ASCII digits, or a recovery code (10 base32 characters, optionally abcde-fghij). */
 bool totpd_code_is_wellformed(const char *code);
+
+/* 6 to 8 ASCII digits only: what confirms a new enrollment. */
+bool totpd_totp_code_is_wellformed(const char *code);
 
 /* What the daemon accepts as USER: 1 to 256 bytes of valid UTF-8 without control characters
    (C0, DEL and C1). */
