@@ -1,20 +1,9 @@
 /* Unit tests of the module argument parser (Sources/pam_totpd/args.c). */
 #include "totpd_args.h"
+#include "check.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int passed, failed;
-
-#define CHECK(condition)                                                                           \
-    do {                                                                                           \
-        if (condition) {                                                                           \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);          \
-        }                                                                                          \
-    } while (0)
 
 #define COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
 
@@ -210,6 +199,5 @@ int main(void) {
     test_valid_arguments();
     test_invalid_arguments();
     test_repeated_and_odd_lists();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return report();
 }

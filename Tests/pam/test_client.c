@@ -6,6 +6,7 @@
 #endif
 
 #include "totpd_client.h"
+#include "check.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -18,18 +19,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int passed, failed;
-
-#define CHECK(condition)                                                                           \
-    do {                                                                                           \
-        if (condition) {                                                                           \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);          \
-        }                                                                                          \
-    } while (0)
 
 #define CHECK_STATUS(actual, expected)                                                             \
     do {                                                                                           \
@@ -752,6 +741,5 @@ int main(void) {
     test_full_backlog();
     rmdir(directory);
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return report();
 }

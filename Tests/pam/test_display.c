@@ -1,20 +1,9 @@
 /* Unit tests of the enrollment dialogue's text helpers (Sources/pam_totpd/display.c). */
 #include "totpd_display.h"
+#include "check.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int passed, failed;
-
-#define CHECK(condition)                                                                           \
-    do {                                                                                           \
-        if (condition) {                                                                           \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition);          \
-        }                                                                                          \
-    } while (0)
 
 /* Cuts text into messages of at most max bytes and joins them again with newlines, as sshd
    and sudo show them; returns the number of messages. */
@@ -105,6 +94,5 @@ int main(void) {
     test_long_lines_are_cut_between_characters();
     test_a_qr_sized_text();
     test_group_secret();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return report();
 }

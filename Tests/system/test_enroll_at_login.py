@@ -6,7 +6,6 @@ unenrolled=deny."""
 
 import json
 import re
-import secrets
 import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -17,6 +16,7 @@ import pytest
 from conftest import totp, wrong_code
 from test_qr_scannable import decode_utf8_qr
 from test_sshd import Login, SSHServer, ssh_user  # noqa: F401 (ssh_user is a fixture)
+from test_sudo import SudoUser
 
 SSH_SERVICE = "totpd-enroll-sshd"
 SUDO_SERVICE = "totpd-enroll-sudo"
@@ -139,20 +139,9 @@ def test_elsewhere_an_unenrolled_user_is_refused(tools, workdir, make_user, pam_
 
 @pytest.fixture
 def sudo_user(tools, workdir):
-    name = "totpde" + secrets.token_hex(4)
-    password = "Pw-" + secrets.token_hex(8)
-    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
-    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
-    sudoers = Path("/etc/sudoers.d", SUDO_SERVICE)
-    sudoers.write_text(f"Defaults:{name} pam_service={SUDO_SERVICE}\nDefaults:{name} !lecture\n{name} ALL=(ALL) ALL\n")
-    sudoers.chmod(0o440)
-    shipped = (Path(__file__).resolve().parents[2] / "config/pam.d/sudo").read_text()
-    Path("/etc/pam.d", SUDO_SERVICE).write_text(shipped.replace(
-        " pam_totpd.so\n", f" {workdir / 'pam_totpd.so'} socket={tools.daemon.socket} unenrolled=enroll\n"))
-    yield name, password
-    sudoers.unlink()
-    Path("/etc/pam.d", SUDO_SERVICE).unlink()
-    subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+    user = SudoUser(tools, workdir, SUDO_SERVICE, "unenrolled=enroll")
+    yield user.name, user.password
+    user.remove()
 
 
 def test_first_sudo_sets_up_the_code_on_the_terminal(tools, workdir, sudo_user):

@@ -16,25 +16,36 @@ def daemon_config():
     return "rate_limit:\n  attempts: 20\n"
 
 
+class SudoUser:
+    """A user with a password and a sudoers rule selecting `service`, a PAM service made from the
+    shipped config/pam.d/sudo with the freshly built module and the test daemon's socket."""
+
+    def __init__(self, tools, workdir, service, module_arguments):
+        self.name = "totpds" + secrets.token_hex(4)
+        self.password = "Pw-" + secrets.token_hex(8)
+        self.service = service
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", self.name], check=True)
+        subprocess.run(["chpasswd"], input=f"{self.name}:{self.password}\n", text=True, check=True)
+        self.sudoers = Path("/etc/sudoers.d", service)
+        self.sudoers.write_text(
+            f"Defaults:{self.name} pam_service={service}\nDefaults:{self.name} !lecture\n{self.name} ALL=(ALL) ALL\n")
+        self.sudoers.chmod(0o440)
+        shipped = (Path(__file__).resolve().parents[2] / "config/pam.d/sudo").read_text()
+        assert shipped.count(" pam_totpd.so\n") == 1
+        Path("/etc/pam.d", service).write_text(shipped.replace(
+            " pam_totpd.so\n", f" {workdir / 'pam_totpd.so'} socket={tools.daemon.socket} {module_arguments}\n"))
+
+    def remove(self):
+        self.sudoers.unlink()
+        Path("/etc/pam.d", self.service).unlink()
+        subprocess.run(["userdel", "--remove", self.name], check=False, capture_output=True)
+
+
 @pytest.fixture
 def sudo_user(tools, workdir):
-    name = "totpds" + secrets.token_hex(4)
-    password = "Pw-" + secrets.token_hex(8)
-    service = "totpd-sudo-" + secrets.token_hex(4)
-    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
-    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
-    sudoers = Path("/etc/sudoers.d", service)
-    sudoers.write_text(f"Defaults:{name} pam_service={service}\nDefaults:{name} !lecture\n{name} ALL=(ALL) ALL\n")
-    sudoers.chmod(0o440)
-    # The shipped example, with the freshly built module and the test daemon's socket.
-    shipped = (Path(__file__).resolve().parents[2] / "config/pam.d/sudo").read_text()
-    assert shipped.count(" pam_totpd.so\n") == 1
-    Path("/etc/pam.d", service).write_text(
-        shipped.replace(" pam_totpd.so\n", f" {workdir / 'pam_totpd.so'} socket={tools.daemon.socket} timeout=2\n"))
-    yield name, password
-    sudoers.unlink()
-    Path("/etc/pam.d", service).unlink()
-    subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+    user = SudoUser(tools, workdir, "totpd-sudo-" + secrets.token_hex(4), "timeout=2")
+    yield user.name, user.password
+    user.remove()
 
 
 def sudo(user, password, code):
