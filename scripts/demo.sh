@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# make demo: a throwaway daemon, a demo user enrolled with a real otpauth URI, and a real PAM
-# login (pamtester) that asks for the code. DEMO_AUTO=1 computes the codes with oathtool instead
-# of asking, for unattended runs. Exits 0 only if the login succeeded; cleans up either way.
+# make demo: the main job end to end. A throwaway daemon; a demo user's first login through real
+# PAM (pamtester) shows a QR code, takes the code from the app and sets up the second factor;
+# the next login asks only for a code. DEMO_AUTO=1 reads the key off the screen and computes the
+# codes with oathtool instead of asking, for unattended runs. Exits 0 only if both logins
+# succeeded; cleans up either way.
 set -euo pipefail
 
 totpd=$1 totpctl=$2 module=$3
@@ -21,46 +23,55 @@ trap cleanup EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-# A code from the keyboard, or (DEMO_AUTO=1) from oathtool for `offset` steps ahead.
-code() {
-    local offset=$1 prompt=$2
-    if [ "$auto" = 1 ]; then
-        oathtool --totp --base32 --now="@$(( $(date +%s) + 30 * offset ))" - <<<"$secret"
-    else
-        read -r -p "$prompt" typed </dev/tty
-        printf '%s\n' "$typed"
-    fi
-}
+# The code for `offset` steps ahead, computed by oathtool from the key the module showed.
+code() { oathtool --totp --base32 --now="@$(( $(date +%s) + 30 * $1 ))" - <<<"$secret"; }
 
 chmod 0755 "$work"
 say "Starting a throwaway totpd on $work/socket"
-"$totpd" --config /dev/null --socket "$work/socket" --state-dir "$work/state" --issuer totpd-demo \
+printf 'enroll_at_login: [%s]\n' "$service" > "$work/totpd.conf"
+"$totpd" --config "$work/totpd.conf" --socket "$work/socket" --state-dir "$work/state" --issuer totpd-demo \
     --log-level warning &
 daemon=$!
 for _ in $(seq 100); do [ -S "$work/socket" ] && break; sleep 0.1; done
 export TOTPD_SOCKET="$work/socket"
 
-say "Creating the demo account '$user'"
+say "Creating the demo account '$user' and the PAM service $service"
 userdel "$user" 2>/dev/null || true
 useradd --no-create-home --shell /usr/sbin/nologin "$user"
+echo "auth required $module socket=$work/socket unenrolled=enroll" > "/etc/pam.d/$service"
 
-say "Enrolling $user: add this account to your authenticator app"
-enrollment=$("$totpctl" enroll --user "$user" --json)
-secret=$(sed 's/.*"secret":"\([A-Z2-7]*\)".*/\1/' <<<"$enrollment")
-uri=$(sed 's/.*"uri":"\([^"]*\)".*/\1/' <<<"$enrollment")
-printf '  otpauth URI: %s\n  secret:      %s\n' "$uri" "$secret"
-
-say "Confirming the enrollment with a first code"
-code 0 "Code from the app: " | "$totpctl" confirm --user "$user" --code -
-
-say "Logging in through real PAM (pamtester, service $service)"
-echo "auth required $module socket=$work/socket" > "/etc/pam.d/$service"
+say "First login (pamtester): scan the QR code with your authenticator app, type its code"
 if [ "$auto" = 1 ]; then
-    login_code=$(code 1 "")
+    echo "(DEMO_AUTO=1: the key is read off the screen and the code computed by oathtool)"
+    # pamtester's output unbuffered, so the key line arrives before pamtester waits for the code.
+    coproc login { stdbuf -o0 -e0 pamtester "$service" "$user" authenticate 2>&1; }
+    login_pid=$login_PID  # bash unsets login_PID when the coprocess ends
+    secret=
+    while IFS= read -r line <&"${login[0]}"; do
+        printf '%s\n' "$line"
+        if [[ $line == *"type this key into the app: "* ]]; then
+            secret=${line##*: } secret=${secret// /}
+            break
+        fi
+    done
+    [ -n "$secret" ] || { echo "the module showed no key" >&2; exit 1; }
+    code 0 >&"${login[1]}"
+    cat <&"${login[0]}"
+    echo
+    wait "$login_pid"
+else
+    pamtester "$service" "$user" authenticate </dev/tty
+fi
+
+say "The daemon's view of $user"
+"$totpctl" status "$user"
+
+say "Second login: only the code now"
+if [ "$auto" = 1 ]; then
     echo "(DEMO_AUTO=1: typing the next code, computed by oathtool)"
-    printf '%s\n' "$login_code" | pamtester "$service" "$user" authenticate
+    code 1 | pamtester "$service" "$user" authenticate
 else
     echo "Wait for the app to show a new code, then type it at the prompt."
     pamtester "$service" "$user" authenticate </dev/tty
 fi
-say "Login succeeded. Cleaning up."
+say "Both logins succeeded. Cleaning up."

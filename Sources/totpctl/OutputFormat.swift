@@ -68,10 +68,4 @@ enum OutputFormat {
         \(codes.map { "  " + $0 }.joined(separator: "\n"))
         """
     }
-
-    /// Reads a code from standard input when the option's value is "-", keeping it out of the
-    /// process list.
-    static func code(_ value: String) -> String {
-        value == "-" ? (readLine(strippingNewline: true) ?? "") : value
-    }
 }

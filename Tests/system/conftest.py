@@ -156,11 +156,12 @@ class Tools:
         self.workdir = workdir
         self.daemon = daemon
 
-    def totpctl(self, *arguments, user=None):
+    def totpctl(self, *arguments, user=None, codes=()):
+        """Runs totpctl; `codes` are typed on standard input, one per line, as scripts give them."""
         command = as_user(user, [str(self.workdir / "totpctl")] + list(arguments))
         environment = dict(os.environ, TOTPD_SOCKET=self.daemon.socket)
-        return subprocess.run(command, capture_output=True, text=True, env=environment, stdin=subprocess.DEVNULL,
-                              timeout=30)
+        return subprocess.run(command, capture_output=True, text=True, env=environment,
+                              input="".join(code + "\n" for code in codes), timeout=30)
 
     def pamtester(self, service, account, code, user=None):
         command = as_user(user, ["pamtester", service, account, "authenticate"])

@@ -21,13 +21,14 @@ def daemon_config(admin_group):
     return f"admin_group: {admin_group}\n"
 
 
-# (operation, arguments with {target}, allowed for: own account, admin on another, non-member on another)
+# (operation, arguments with {target}, allowed for: own account, admin on another, non-member on another);
+# the codes some operations read are typed on standard input.
 MATRIX = [
     ("enroll", ["enroll", "--user", "{target}", "--json"], True, True, False),
-    ("confirm", ["confirm", "--user", "{target}", "--code", "000000"], True, True, False),
-    ("status", ["status", "--user", "{target}"], True, True, False),
-    ("recovery-codes", ["recovery-codes", "--regenerate", "--user", "{target}", "--code", "000000"], True, False, False),
-    ("resync", ["resync", "--user", "{target}", "--code", "000000", "--code", "000001"], True, False, False),
+    ("confirm", ["confirm", "--user", "{target}"], True, True, False),
+    ("status", ["status", "{target}"], True, True, False),
+    ("recovery-codes", ["recovery-codes", "--regenerate", "--user", "{target}"], True, False, False),
+    ("resync", ["resync", "--user", "{target}"], True, False, False),
     ("list", ["list"], False, True, False),
     ("revoke", ["revoke", "{target}"], False, True, False),
     ("unlock", ["unlock", "{target}"], False, True, False),
@@ -43,15 +44,16 @@ def test_authorization_matrix(tools, make_user, admin_group):
     admin, plain, target = make_user(), make_user(), make_user()
     subprocess.run(["usermod", "-a", "-G", admin_group, admin], check=True)
     enroll(tools, target)
+    codes = ("000000", "000001")
     for name, arguments, own_allowed, admin_allowed, plain_allowed in MATRIX:
-        as_root = tools.totpctl(*[a.format(target=target) for a in arguments])
+        as_root = tools.totpctl(*[a.format(target=target) for a in arguments], codes=codes)
         assert not refused(as_root), (name, "root", as_root.stderr)
         # Admin-only operations have no "own account" form: a plain user runs them on themselves.
-        own = tools.totpctl(*[a.format(target=plain) for a in arguments], user=plain)
+        own = tools.totpctl(*[a.format(target=plain) for a in arguments], user=plain, codes=codes)
         assert refused(own) != own_allowed, (name, "own", own.stderr)
-        by_admin = tools.totpctl(*[a.format(target=target) for a in arguments], user=admin)
+        by_admin = tools.totpctl(*[a.format(target=target) for a in arguments], user=admin, codes=codes)
         assert refused(by_admin) != admin_allowed, (name, "admin", by_admin.stderr)
-        by_plain = tools.totpctl(*[a.format(target=target) for a in arguments], user=plain)
+        by_plain = tools.totpctl(*[a.format(target=target) for a in arguments], user=plain, codes=codes)
         assert refused(by_plain) != plain_allowed, (name, "non-member", by_plain.stderr)
 
     # Every refusal is in the audit log with the caller's uid.
@@ -79,7 +81,7 @@ def test_unprivileged_user_enrolls_and_verifies_itself(tools, pam_service, make_
     begun = tools.totpctl("enroll", "--json", user=user)
     assert begun.returncode == 0, begun.stderr
     secret = json.loads(begun.stdout)["secret"]
-    confirmed = tools.totpctl("confirm", "--code", totp(secret), "--json", user=user)
+    confirmed = tools.totpctl("confirm", "--json", user=user, codes=[totp(secret)])
     assert confirmed.returncode == 0, confirmed.stderr
     assert len(json.loads(confirmed.stdout)["recovery_codes"]) == 10
 
@@ -91,7 +93,7 @@ def test_unprivileged_user_enrolls_and_verifies_itself(tools, pam_service, make_
     # Replacing the own active enrollment needs proof of possession.
     again = tools.totpctl("enroll", "--json", user=user)
     assert again.returncode != 0 and "already enrolled" in again.stderr
-    with_code = tools.totpctl("enroll", "--json", "--code", totp(secret, 2), user=user)
+    with_code = tools.totpctl("enroll", "--json", "--replace", user=user, codes=[totp(secret, 2)])
     assert with_code.returncode == 0, with_code.stderr
 
 

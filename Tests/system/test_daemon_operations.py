@@ -79,7 +79,7 @@ def test_lockout_is_shown_to_the_user_and_lifted_by_unlock(tools, pam_service, m
 def test_recovery_code_works_once_at_the_code_prompt(tools, pam_service, make_user):
     user = make_user()
     begun = json.loads(tools.totpctl("enroll", "--user", user, "--json").stdout)
-    confirmed = tools.totpctl("confirm", "--user", user, "--code", totp(begun["secret"]), "--json")
+    confirmed = tools.totpctl("confirm", "--user", user, "--json", codes=[totp(begun["secret"])])
     codes = json.loads(confirmed.stdout)["recovery_codes"]
     service = pam_service(f"socket={tools.daemon.socket}")
     first = tools.pamtester(service, user, codes[0].upper())

@@ -30,7 +30,7 @@ def enroll(tools, user):
     assert enrollment["user"] == user
     assert enrollment["uri"].startswith(f"otpauth://totp/system-test:{user}?secret={enrollment['secret']}")
     assert enrollment["expires"]
-    confirmed = tools.totpctl("confirm", "--user", user, "--code", totp(enrollment["secret"]))
+    confirmed = tools.totpctl("confirm", "--user", user, codes=[totp(enrollment["secret"])])
     assert confirmed.returncode == 0, confirmed.stderr
     return enrollment["secret"]
 

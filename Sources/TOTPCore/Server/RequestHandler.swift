@@ -173,7 +173,9 @@ package struct RequestHandler: Sendable {
         switch try await startEnrollment(user: user, authority: authority, now: now, source: source) {
         case .proofRequired:
             return .failure(
-                .denied, "\(user) is already enrolled: give a current code or a recovery code, or ask an administrator")
+                .denied,
+                "\(user) is already enrolled: to replace the enrollment give a current code or a recovery code "
+                    + "(totpctl enroll --replace), or ask an administrator")
         case .proofRefused(let outcome):
             return Self.response(for: outcome)
         case .alreadyEnrolled:

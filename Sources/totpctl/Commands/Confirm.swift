@@ -4,18 +4,21 @@ import TOTPCore
 struct Confirm: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Activate a started enrollment with a code from the authenticator app; prints recovery codes.",
-        discussion: "Example: totpctl confirm --code 123456")
+        discussion: """
+            Asks for the code the app shows (in scripts, reads it from standard input):
+              totpctl confirm
+              oathtool --totp -b "$SECRET" | totpctl confirm --json
+            """)
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var account: UserOptions
-    @Option(help: "The code the app shows now, or - to read it from standard input (keeps it out of the process list).")
-    var code: String
     @Flag(help: "Print the outcome as JSON (user, state, recovery_codes).")
     var json = false
 
     func run() async throws {
         let user = try account.resolvedUser()
-        let response = try await connection.call(.enrollConfirm(user: user, code: OutputFormat.code(code)))
+        let code = try CodeReader.read("Code from the app: ")
+        let response = try await connection.call(.enrollConfirm(user: user, code: code))
         if json {
             struct Confirmed: Encodable {
                 var user: String

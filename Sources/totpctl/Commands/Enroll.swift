@@ -6,17 +6,20 @@ struct Enroll: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start an enrollment: get a new secret for your authenticator app.",
         discussion: """
-            Prints the otpauth URI and the secret; then confirm with a code from the app:
+            On a terminal: draws the QR code, asks for the code the app then shows and prints the
+            recovery codes.
               totpctl enroll
-              totpctl confirm --code 123456
-            To replace your own active enrollment, prove you hold it:
-              totpctl enroll --code 123456        (a current code or a recovery code)
+            In scripts: two steps, the code on standard input.
+              totpctl enroll --json
+              oathtool --totp -b "$SECRET" | totpctl confirm
+            To replace your own active enrollment (a new phone), prove you hold it:
+              totpctl enroll --replace            (asks for a current code or a recovery code)
             """)
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var account: UserOptions
-    @Option(help: "When already enrolled: a current code or a recovery code (- reads standard input).")
-    var code: String?
+    @Flag(help: "Replace your active enrollment: asks for a current code or a recovery code first.")
+    var replace = false
     @Option(help: "How to draw the QR code: utf8 (dark terminals), ansi, ansi-inverse, or none.")
     var qr: QRChoice = .utf8
     @Flag(help: "Print one JSON object (user, secret, uri, expires) for scripts.")
@@ -29,9 +32,11 @@ struct Enroll: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let request = Request.enrollBegin(user: try account.resolvedUser(), proof: code.map(OutputFormat.code))
+        let user = try account.resolvedUser()
+        let proof = replace ? try CodeReader.read("A current code or a recovery code: ") : nil
+        let request = Request.enrollBegin(user: user, proof: proof)
         let response = try await connection.call(request)
-        guard let user = response.string(.user), let secret = response.string(.secret), let uri = response.string(.uri),
+        guard let secret = response.string(.secret), let uri = response.string(.uri),
             let expires = OutputFormat.timestamp(response.u64(.expiresAt).map { Int64(clamping: $0) })
         else { throw ValidationError("the daemon's answer lacks enrollment fields") }
         if json {
@@ -52,7 +57,7 @@ struct Enroll: AsyncParsableCommand {
                   Secret: \(OutputFormat.grouped(secret))
                 """)
             guard isatty(STDIN_FILENO) == 1 else {
-                print("Then confirm before \(expires) with a code from the app:\n  totpctl confirm --code CODE")
+                print("Then confirm before \(expires) with a code from the app: totpctl confirm")
                 return
             }
             try await confirmInteractively(user: user, digits: Self.digits(in: uri))
@@ -65,10 +70,7 @@ struct Enroll: AsyncParsableCommand {
     /// shows the recovery codes.
     private func confirmInteractively(user: String, digits: Int) async throws {
         for attempt in 1...Self.attempts {
-            print("Enter the \(digits)-digit code from your app: ", terminator: "")
-            guard let typed = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces) else {
-                throw ValidationError("no code entered; confirm later with: totpctl confirm --code CODE")
-            }
+            let typed = try CodeReader.read("Enter the \(digits)-digit code from your app: ")
             do {
                 let response = try await connection.call(.enrollConfirm(user: user, code: typed))
                 print("\n\(user) is enrolled.\n\n" + OutputFormat.recoveryCodes(response.recoveryCodes))

@@ -4,20 +4,15 @@ import TOTPCore
 struct Resync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-align with an authenticator whose clock is far off, using two consecutive codes.",
-        discussion: "Example: totpctl resync --code 123456 --code 654321   (wait for the app to show the next code)")
+        discussion: "Example: totpctl resync   (type a code, wait for the app to show the next one, type that)")
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var account: UserOptions
-    @Option(help: "Two consecutive codes from the app, in order.")
-    var code: [String] = []
-
-    func validate() throws {
-        guard code.count == 2 else { throw ValidationError("give exactly two consecutive codes: --code A --code B") }
-    }
-
     func run() async throws {
         let user = try account.resolvedUser()
-        _ = try await connection.call(.resync(user: user, code: code[0], nextCode: code[1]))
+        let code = try CodeReader.read("Code from the app: ")
+        let nextCode = try CodeReader.read("The next code, once the app shows it: ")
+        _ = try await connection.call(.resync(user: user, code: code, nextCode: nextCode))
         print("\(user) is resynchronised.")
     }
 }
