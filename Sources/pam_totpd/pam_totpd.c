@@ -323,6 +323,7 @@ static int enroll_at_login(pam_handle_t *pamh, const totpd_args *args, const cha
         goto out;
     }
 
+    retval = PAM_AUTH_ERR; /* what the attempts leave when none succeeds */
     for (int attempt = 1; attempt <= ENROLL_ATTEMPTS; attempt++) {
         int rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", ENROLL_PROMPT);
         if (rc != PAM_SUCCESS || code == NULL) {
@@ -364,10 +365,15 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
     const char *user = NULL;
     char *code = NULL;          /* typed at our prompt: ours to wipe and free */
     const char *earlier = NULL; /* PAM_AUTHTOK from an earlier module: libpam's */
-    totpd_response response;
+    /* On the heap: with room for a QR code it is too big for the small thread stacks some
+       programs run PAM on. */
+    totpd_response *response = calloc(1, sizeof *response);
 
-    memset(&response, 0, sizeof response);
-
+    if (response == NULL) {
+        pam_syslog(pamh, LOG_CRIT, "out of memory");
+        retval = PAM_BUF_ERR;
+        goto out;
+    }
     if (totpd_args_parse(argc, argv, &args, problem, sizeof problem) != 0) {
         pam_syslog(pamh, LOG_ERR, "bad module argument: %s", problem);
         retval = PAM_SERVICE_ERR;
@@ -392,12 +398,12 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
 
     /* Is a code needed at all (exempt users, grace periods)? The daemon answers "ask" for
        unknown and unenrolled users too, so the dialogue does not reveal enrollment. */
-    retval = ask_daemon(pamh, &args, silent, TOTPD_OP_PRECHECK, user, NULL, &response);
+    retval = ask_daemon(pamh, &args, silent, TOTPD_OP_PRECHECK, user, NULL, response);
     if (retval != PAM_SUCCESS)
         goto out;
-    retval = map_result(pamh, &args, silent, user, TOTPD_OP_PRECHECK, &response);
+    retval = map_result(pamh, &args, silent, user, TOTPD_OP_PRECHECK, response);
     if (retval == START_ENROLLMENT)
-        retval = enroll_at_login(pamh, &args, user, &response);
+        retval = enroll_at_login(pamh, &args, user, response);
     if (retval != ASK_FOR_CODE)
         goto out;
 
@@ -438,15 +444,18 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
     }
 
     retval = ask_daemon(pamh, &args, silent, TOTPD_OP_VERIFY, user, earlier != NULL ? earlier : code,
-                        &response);
+                        response);
     if (retval != PAM_SUCCESS)
         goto out;
-    retval = map_result(pamh, &args, silent, user, TOTPD_OP_VERIFY, &response);
+    retval = map_result(pamh, &args, silent, user, TOTPD_OP_VERIFY, response);
 
 out:
     /* The response held what the daemon said of the code, or a new secret and recovery codes;
        the typed code is wiped. */
-    explicit_bzero(&response, sizeof response);
+    if (response != NULL) {
+        explicit_bzero(response, sizeof *response);
+        free(response);
+    }
     if (code != NULL) {
         explicit_bzero(code, strlen(code));
         free(code);

@@ -132,8 +132,14 @@ def test_grace_period_skips_the_code_for_the_same_remote_host_only(workdir, make
         assert login("192.0.2.10", None).returncode == 0
         # Another host still has to give a code.
         assert login("192.0.2.11", None).returncode != 0
+        # A code checked for a non-root caller (a screen locker, or any program of the user's)
+        # names its service and host itself: that grants no grace period.
+        own = subprocess.run(["runuser", "-u", user, "--", "pamtester", "-I", "rhost=192.0.2.12", service, user,
+                              "authenticate"], input=totp(secret, 2) + "\n", capture_output=True, text=True, timeout=30)
+        assert own.returncode == 0, own.stdout + own.stderr
+        assert login("192.0.2.12", None).returncode != 0
         events = [(e["event"], e["result"]) for e in json.loads(tools.totpctl("log", "--json").stdout)]
-        assert events.count(("verify", "accepted")) == 1
+        assert events.count(("verify", "accepted")) == 2
     finally:
         daemon.stop()
 

@@ -10,12 +10,13 @@ import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import paramiko
 import pexpect
 import pytest
 
 from conftest import totp, wrong_code
 from test_qr_scannable import decode_utf8_qr
-from test_sshd import Login, SSHServer, ssh_user  # noqa: F401 (ssh_user is a fixture)
+from test_sshd import Login, SSHServer, make_user_key, ssh_user  # noqa: F401 (ssh_user is a fixture)
 from test_sudo import SudoUser
 
 SSH_SERVICE = "totpd-enroll-sshd"
@@ -59,11 +60,15 @@ class FirstLogin:
         return totp(self.secret)
 
 
-def test_first_ssh_login_sets_up_the_code_and_the_next_asks_only_for_it(tools, workdir, ssh_user):
-    server = SSHServer(workdir, tools, "keyboard-interactive", "unenrolled=enroll", service=SSH_SERVICE)
+@pytest.mark.parametrize("methods", ["keyboard-interactive", "publickey,keyboard-interactive"])
+def test_first_ssh_login_sets_up_the_code_and_the_next_asks_only_for_it(tools, workdir, ssh_user, methods):
+    server = SSHServer(workdir, tools, methods, "unenrolled=enroll", service=SSH_SERVICE)
+    key = None
+    if methods.startswith("publickey"):  # the shipped configuration: the key first, then the code
+        key = paramiko.Ed25519Key.from_private_key_file(str(make_user_key(ssh_user, workdir)))
     try:
         first = FirstLogin(ssh_user, workdir)
-        login = Login(server.port, ssh_user, first, shell=True)
+        login = Login(server.port, ssh_user, first, key, shell=True)
         assert login.output is not None, server.logged() + tools.daemon.logged()
         # The whole dialogue came before the one prompt, in messages sshd joined with newlines.
         assert len(login.prompts) == 1
@@ -77,17 +82,17 @@ def test_first_ssh_login_sets_up_the_code_and_the_next_asks_only_for_it(tools, w
         assert status["state"] == "active" and status["recovery_codes_left"] == 10
 
         # The next login asks only for a code, and a recovery code shown at setup works too.
-        again = Login(server.port, ssh_user, totp(first.secret, 1))
+        again = Login(server.port, ssh_user, totp(first.secret, 1), key)
         assert again.output == f"logged-in-as-{ssh_user}", server.logged()
         assert again.prompts == ["Verification code: "]
-        assert Login(server.port, ssh_user, codes[0]).output == f"logged-in-as-{ssh_user}"
+        assert Login(server.port, ssh_user, codes[0], key).output == f"logged-in-as-{ssh_user}"
 
         # Revoked, the user sets up afresh at the next login: a new secret, the old one is void.
         assert tools.totpctl("revoke", ssh_user).returncode == 0
         renewed = FirstLogin(ssh_user, workdir)
-        assert Login(server.port, ssh_user, renewed).output == f"logged-in-as-{ssh_user}"
+        assert Login(server.port, ssh_user, renewed, key).output == f"logged-in-as-{ssh_user}"
         assert renewed.secret != first.secret
-        assert Login(server.port, ssh_user, totp(first.secret, 2)).output is None
+        assert Login(server.port, ssh_user, totp(first.secret, 2), key).output is None
         assert ("login-enroll", "not-root") not in audit(tools, ssh_user)
     finally:
         server.stop()
@@ -135,6 +140,26 @@ def test_elsewhere_an_unenrolled_user_is_refused(tools, workdir, make_user, pam_
         listed.unlink()
     status = json.loads(tools.totpctl("status", user, "--json").stdout)
     assert status["state"] == "none"
+
+
+def test_a_wrong_password_ends_a_requisite_stack_before_any_enrollment(tools, workdir):
+    # The stack OPERATIONS.md asks for: the password module `requisite`, so that a failed password
+    # never reaches the enrollment (with `required` PAM would run pam_totpd anyway).
+    user = SudoUser(tools, workdir, PAM_SERVICE, "unenrolled=enroll")
+    Path("/etc/pam.d", PAM_SERVICE).write_text(
+        "auth requisite pam_unix.so\n"
+        f"auth required {workdir / 'pam_totpd.so'} socket={tools.daemon.socket} unenrolled=enroll\n")
+    try:
+        wrong = subprocess.run(["pamtester", PAM_SERVICE, user.name, "authenticate"], input="not-the-password\n",
+                               capture_output=True, text=True, timeout=30)
+        assert wrong.returncode != 0 and "Scan this QR code" not in wrong.stdout + wrong.stderr
+        assert not [event for event in audit(tools, user.name) if event[0].startswith(("enroll", "login-enroll"))]
+        # The control: with the right password the same stack shows the QR code.
+        right = subprocess.run(["pamtester", PAM_SERVICE, user.name, "authenticate"],
+                               input=f"{user.password}\nnope\nnope\nnope\n", capture_output=True, text=True, timeout=30)
+        assert right.returncode != 0 and "Scan this QR code" in right.stdout
+    finally:
+        user.remove()
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ extension Store {
     /// The largest clock skew, in steps, that a resync may learn (one day at 30 s steps).
     static let maxResyncSteps: Int64 = 2880
 
-    /// Checks a TOTP or recovery code and consumes it on success. `origin` (remote host, else
-    /// tty) is remembered with the service for grace periods.
+    /// Checks a TOTP or recovery code and consumes it on success. For a root caller (the login
+    /// stack) the service and origin (remote host, else tty) are remembered for grace periods;
+    /// what other callers say of them is their own claim, and must not excuse a later login.
     package func verify(
         user: String, code: SubmittedCode, now: Int64, source: AuditSource
     ) async throws -> VerifyOutcome {
@@ -24,7 +25,9 @@ extension Store {
                 case .recovery(let typed): return try useRecoveryCode(db, typed, user: user, now: now)
                 }
             }
-            if outcome == .accepted, let service = source.context.service, let origin = source.context.origin {
+            if outcome == .accepted, source.caller.isRoot, let service = source.context.service,
+                let origin = source.context.origin
+            {
                 try GraceRecord(user: user, service: service, origin: origin, succeededAt: now).upsert(db)
             }
             return outcome
