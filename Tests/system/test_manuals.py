@@ -36,3 +36,14 @@ def test_totpctl_page_and_completions_cover_every_subcommand():
         # roff writes a hyphen as "\-", so recovery-codes appears as recovery\-codes.
         spelled = re.escape(name).replace("\\-", r"\\?-")
         assert re.search(r"^\.B[IR]? " + spelled + r"\b", page, re.MULTILINE), name
+
+
+def test_every_subcommand_help_shows_an_example():
+    for name in subcommands():
+        if name == "help":
+            continue
+        text = subprocess.run([os.environ["TOTPCTL_BIN"], name, "--help"], capture_output=True, text=True,
+                              check=True).stdout
+        before_usage = text.split("USAGE:", 1)[0]
+        assert re.search(rf"^\s*(Example: )?(\S+ \| )?totpctl {re.escape(name)}\b", before_usage, re.MULTILINE), \
+            (name, text)

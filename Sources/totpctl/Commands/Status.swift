@@ -3,7 +3,7 @@ import TOTPCore
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show an account's enrollment state.", discussion: "Example: totpctl status --user alice")
+        abstract: "Show an account's enrollment state.", discussion: "Example: totpctl status alice")
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var account: UserOptions
