@@ -281,7 +281,7 @@ static int show_enrollment(pam_handle_t *pamh, const totpd_response *response) {
     if (rc == PAM_SUCCESS && totpd_group_secret(response->secret, grouped, sizeof grouped) == 0)
         rc = pam_info(pamh,
                       "%s this key into the app: %s\n"
-                      "Ten recovery codes are shown once the code is accepted. If they do not "
+                      "Ten recovery codes are shown once the code is accepted. If they do not\n"
                       "appear, make new ones after logging in: totpctl recovery-codes --regenerate",
                       response->has_qr ? "Or type" : "Type", grouped);
     explicit_bzero(grouped, sizeof grouped);
