@@ -45,12 +45,17 @@ def utf8_qr_lines(lines):
     return [line for line in lines if line and set(line) <= set("█▀▄ ") and "█" in line or line.startswith("▀▀")]
 
 
+def scan(rows, invert, png):
+    """The text zbarimg reads from the module rows, drawn into png."""
+    decode(rows, invert).save(png)
+    decoded = subprocess.run(["zbarimg", "--raw", "-q", str(png)], capture_output=True, text=True)
+    assert decoded.returncode == 0, f"zbarimg could not read the QR code: {decoded.stderr}"
+    return decoded.stdout.strip()
+
+
 def decode_utf8_qr(text, png):
     """The text zbarimg reads from the half-block QR code in text (saved to png on the way)."""
-    decode(light_matrix(utf8_qr_lines(text.splitlines()), "utf8"), invert=False).save(png)
-    decoded = subprocess.run(["zbarimg", "--raw", "-q", str(png)], capture_output=True, text=True)
-    assert decoded.returncode == 0, f"zbarimg could not read the QR code:\n{text}"
-    return decoded.stdout.strip()
+    return scan(light_matrix(utf8_qr_lines(text.splitlines()), "utf8"), False, png)
 
 
 @pytest.mark.parametrize("mode", ["utf8", "ansi", "ansi-inverse"])
@@ -73,11 +78,7 @@ def test_printed_qr_decodes_to_the_printed_uri(tools, make_user, workdir, mode):
         assert all(cell == expected_light for cell in row)
     for row in rows[2:-3]:
         assert row[0] == row[1] == row[-1] == row[-2] == expected_light
-    png = workdir / f"qr-{mode}.png"
-    decode(rows, invert=mode == "ansi-inverse").save(png)
-    decoded = subprocess.run(["zbarimg", "--raw", "-q", str(png)], capture_output=True, text=True)
-    assert decoded.returncode == 0, decoded.stderr
-    assert decoded.stdout.strip() == uri
+    assert scan(rows, mode == "ansi-inverse", workdir / f"qr-{mode}.png") == uri
     assert "secret=" in uri and user in uri
 
 

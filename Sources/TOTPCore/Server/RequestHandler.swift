@@ -181,7 +181,7 @@ package struct RequestHandler: Sendable {
         case .alreadyEnrolled:
             preconditionFailure("only a login enrollment is refused for being enrolled")
         case .started(let secret, let expiresAt):
-            return Response(.ok, enrollmentFields(user: user, secret: secret, expiresAt: expiresAt))
+            return Response(.ok, enrollmentFields(user: user, secret: secret, uri: uri(user: user, secret: secret), expiresAt: expiresAt))
         }
     }
 
@@ -201,10 +201,11 @@ package struct RequestHandler: Sendable {
         case .proofRequired, .proofRefused:
             preconditionFailure("a login enrollment asks for no proof")
         case .started(let secret, let expiresAt):
-            var fields = enrollmentFields(user: user, secret: secret, expiresAt: expiresAt)
+            let uri = uri(user: user, secret: secret)
+            var fields = enrollmentFields(user: user, secret: secret, uri: uri, expiresAt: expiresAt)
             // A very long account or issuer name could make the drawing too big for one answer;
             // the module then shows the secret alone.
-            if let code = try? QRCode(encoding: uri(user: user, secret: secret).string) {
+            if let code = try? QRCode(encoding: uri.string) {
                 let drawing = QRRenderer.render(code, style: .utf8)
                 if drawing.utf8.count <= FieldTag.qr.maxLength { fields.append(.string(.qr, drawing)) }
             }
@@ -225,9 +226,9 @@ package struct RequestHandler: Sendable {
             issuer: configuration.resolvedIssuer, account: user, secret: secret, parameters: configuration.newEnrollmentParameters)
     }
 
-    private func enrollmentFields(user: String, secret: [UInt8], expiresAt: Int64) -> [WireField] {
+    private func enrollmentFields(user: String, secret: [UInt8], uri: OTPAuthURI, expiresAt: Int64) -> [WireField] {
         [
-            .string(.user, user), .string(.secret, Base32.encode(secret)), .string(.uri, uri(user: user, secret: secret).string),
+            .string(.user, user), .string(.secret, Base32.encode(secret)), .string(.uri, uri.string),
             .u64(.expiresAt, UInt64(expiresAt)),
         ]
     }
