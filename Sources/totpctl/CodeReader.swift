@@ -1,9 +1,18 @@
 import ArgumentParser
 import Foundation
+import TOTPCore
 
 /// Reads codes from the terminal without echo or, in scripts, one per line from standard input;
 /// never from the command line, where the process list would show them.
 enum CodeReader {
+    /// A code as the daemon takes it; anything else is refused here, before it is sent.
+    static func code(_ prompt: String) throws -> SubmittedCode {
+        guard let code = SubmittedCode(try read(prompt)) else {
+            throw ValidationError("that is not a code: give the 6 to 8 digits the app shows, or a recovery code")
+        }
+        return code
+    }
+
     static func read(_ prompt: String) throws -> String {
         guard isatty(STDIN_FILENO) == 1 else {
             guard let line = readLine(strippingNewline: true) else {

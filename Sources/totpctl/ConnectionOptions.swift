@@ -37,7 +37,7 @@ struct UserOptions: ParsableArguments {
 
     func resolvedUser() throws -> String {
         if let user = name ?? user { return user }
-        guard let name = UserDirectory.name(ofUID: getuid()) else {
+        guard let name = try UserDirectory.account(uid: getuid())?.name else {
             throw ValidationError("cannot find the name of uid \(getuid()); pass --user")
         }
         return name

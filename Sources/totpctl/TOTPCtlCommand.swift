@@ -8,7 +8,7 @@ struct TOTPCtlCommand: AsyncParsableCommand {
         abstract: "Enroll in and administer totpd, the TOTP second factor for logins.",
         version: TOTPVersion.current,
         subcommands: [
-            Enroll.self, Confirm.self, Status.self, List.self, Revoke.self, Unlock.self, Log.self, RecoveryCodes.self,
+            Enroll.self, Confirm.self, Status.self, List.self, Revoke.self, Reset.self, Unlock.self, Log.self, RecoveryCodes.self,
             Resync.self,
         ])
 }

@@ -56,7 +56,7 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
         let logger = Logger(label: "totpd")
         let server: Server
         do {
-            server = try Daemon.makeServer(configuration: configuration, logger: logger)
+            server = try await Daemon.makeServer(configuration: configuration, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode.failure

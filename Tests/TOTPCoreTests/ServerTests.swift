@@ -135,13 +135,13 @@ import Testing
         }
     }
 
-    @Test func refusesToStartWithAnExposedStateDirectory() throws {
+    @Test func refusesToStartWithAnExposedStateDirectory() async throws {
         let directory = try TemporaryDirectory()
         let state = directory.path + "/state"
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
         let configuration = DaemonConfiguration(socketPath: directory.path + "/socket", stateDirectory: state, issuer: "t")
         do {
-            _ = try Daemon.makeServer(configuration: configuration, logger: .init(label: "test"))
+            _ = try await Daemon.makeServer(configuration: configuration, logger: .init(label: "test"))
             Issue.record("daemon started with a world-readable state directory")
         } catch {
             #expect("\(error)".contains(state))
@@ -150,14 +150,14 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: state + "/totpd.sqlite"))
     }
 
-    @Test func refusesToStartWithAnExposedKeyFile() throws {
+    @Test func refusesToStartWithAnExposedKeyFile() async throws {
         let directory = try TemporaryDirectory()
         let state = directory.path + "/state"
         let configuration = DaemonConfiguration(socketPath: directory.path + "/socket", stateDirectory: state, issuer: "t")
-        _ = try Daemon.makeServer(configuration: configuration, logger: .init(label: "test"))
+        _ = try await Daemon.makeServer(configuration: configuration, logger: .init(label: "test"))
         chmod(configuration.keyFilePath, 0o644)
         do {
-            _ = try Daemon.makeServer(configuration: configuration, logger: .init(label: "test"))
+            _ = try await Daemon.makeServer(configuration: configuration, logger: .init(label: "test"))
             Issue.record("daemon started with a readable key file")
         } catch {
             #expect("\(error)".contains(configuration.keyFilePath))

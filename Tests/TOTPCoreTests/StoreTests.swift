@@ -173,10 +173,14 @@ import Testing
         }
         #expect(try await begin("carol", authority: .login) == .alreadyEnrolled)
         #expect(try await store.status(user: "carol", now: clock.unixTime()).state == .active)
-        // After a revoke the user may set up again at login.
-        #expect(try await store.revoke(user: "carol", now: clock.unixTime(), source: source))
+        // After a revoke neither a login nor the user may set up again; after a reset both may.
+        #expect(try await store.remove(.revoke, user: "carol", now: clock.unixTime(), source: source))
+        #expect(try await begin("carol", authority: .login) == .revokedUntilReset)
+        #expect(try await begin("carol", authority: .owner(proof: nil)) == .revokedUntilReset)
+        #expect(try await store.remove(.reset, user: "carol", now: clock.unixTime(), source: source))
+        #expect(try await store.status(user: "carol", now: clock.unixTime()).state == .none)
         guard case .started = try await begin("carol", authority: .login) else {
-            Issue.record("a revoked user could not enroll again at login")
+            Issue.record("a reset user could not enroll again at login")
             return
         }
     }
@@ -233,8 +237,8 @@ import Testing
 
     @Test func revokeRemovesTheSecretAndRecoveryCodes() async throws {
         let (secret, codes) = try await enroll("alice")
-        #expect(try await store.revoke(user: "alice", now: clock.unixTime(), source: source))
-        #expect(try await store.revoke(user: "alice", now: clock.unixTime(), source: source) == false)
+        #expect(try await store.remove(.revoke, user: "alice", now: clock.unixTime(), source: source))
+        #expect(try await store.remove(.revoke, user: "alice", now: clock.unixTime(), source: source) == false)
         clock.advance(by: 30)
         #expect(try await verify("alice", code(secret)) == .notEnrolled)
         #expect(try await verify("alice", codes[0]) == .notEnrolled)

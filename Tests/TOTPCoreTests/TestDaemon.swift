@@ -21,11 +21,11 @@ struct TestDaemon {
         configure(&configuration)
         let clock = ManualClock(1_700_000_000)
         let logger = Logger(label: "totpd-test")
-        let server = try Daemon.makeServer(configuration: configuration, clock: clock, logger: logger)
+        let server = try await Daemon.makeServer(configuration: configuration, clock: clock, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let daemon = TestDaemon(client: DaemonClient(socketPath: configuration.socketPath), clock: clock, configuration: configuration)
+            let daemon = TestDaemon(client: DaemonClient(socketPath: configuration.socketPath, serverUID: geteuid()), clock: clock, configuration: configuration)
             try await daemon.waitUntilListening()
             do {
                 try await body(daemon)
@@ -48,11 +48,11 @@ struct TestDaemon {
     }
 
     /// The account running the tests: the only one a non-root caller may act on.
-    static var currentUser: String { UserDirectory.name(ofUID: getuid())! }
+    static var currentUser: String { (try? UserDirectory.account(uid: getuid()))!!.name }
 
-    func code(_ secret: String, offset: Int64 = 0) throws -> String {
+    func code(_ secret: String, offset: Int64 = 0) throws -> SubmittedCode {
         let step = OneTimePassword.step(at: clock.unixTime() + offset * 30, period: 30)
-        return OneTimePassword.totp(secret: try Base32.decode(secret), step: step, parameters: .default)
+        return .totp(OneTimePassword.totp(secret: try Base32.decode(secret), step: step, parameters: .default))
     }
 
     func enroll(_ user: String) async throws -> String {

@@ -20,7 +20,7 @@ import pam_totpd
             .enrollConfirm: Int(TOTPD_OP_ENROLL_CONFIRM), .status: Int(TOTPD_OP_STATUS), .list: Int(TOTPD_OP_LIST),
             .revoke: Int(TOTPD_OP_REVOKE), .unlock: Int(TOTPD_OP_UNLOCK), .auditLog: Int(TOTPD_OP_AUDIT_LOG),
             .regenerateRecoveryCodes: Int(TOTPD_OP_RECOVERY_REGENERATE), .resync: Int(TOTPD_OP_RESYNC),
-            .precheck: Int(TOTPD_OP_PRECHECK), .loginEnroll: Int(TOTPD_OP_LOGIN_ENROLL),
+            .precheck: Int(TOTPD_OP_PRECHECK), .loginEnroll: Int(TOTPD_OP_LOGIN_ENROLL), .reset: Int(TOTPD_OP_RESET),
         ]
         #expect(c.count == Operation.allCases.count)
         for operation in Operation.allCases { #expect(c[operation] == Int(operation.rawValue), "\(operation)") }

@@ -87,8 +87,13 @@ def test_first_ssh_login_sets_up_the_code_and_the_next_asks_only_for_it(tools, w
         assert again.prompts == ["Verification code: "]
         assert Login(server.port, ssh_user, codes[0], key).output == f"logged-in-as-{ssh_user}"
 
-        # Revoked, the user sets up afresh at the next login: a new secret, the old one is void.
+        # Revoked (a lost phone), the user cannot set up a new factor at login: no QR code, refused.
         assert tools.totpctl("revoke", ssh_user).returncode == 0
+        shut_out = Login(server.port, ssh_user, totp(first.secret, 2), key)
+        assert shut_out.output is None and shut_out.prompts == ["Verification code: "]
+        assert ("enroll-begin", "revoked-until-reset") in audit(tools, ssh_user)
+        # Reset by the admin, the next login sets up afresh: a new secret, the old one is void.
+        assert tools.totpctl("reset", ssh_user).returncode == 0
         renewed = FirstLogin(ssh_user, workdir)
         assert Login(server.port, ssh_user, renewed, key).output == f"logged-in-as-{ssh_user}"
         assert renewed.secret != first.secret
@@ -98,7 +103,7 @@ def test_first_ssh_login_sets_up_the_code_and_the_next_asks_only_for_it(tools, w
         server.stop()
 
 
-def test_wrong_codes_during_setup_leave_no_enrollment(tools, workdir, ssh_user):
+def test_wrong_codes_during_setup_void_the_enrollment(tools, workdir, ssh_user):
     server = SSHServer(workdir, tools, "keyboard-interactive", "unenrolled=enroll", service=SSH_SERVICE)
     try:
         secrets_seen = []
@@ -113,8 +118,10 @@ def test_wrong_codes_during_setup_leave_no_enrollment(tools, workdir, ssh_user):
         # Three tries within the login, the later ones after a "Wrong code." note.
         assert len(login.prompts) == 3 and all(p.endswith(ENROLL_PROMPT) for p in login.prompts)
         assert all("Wrong code." in p for p in login.prompts[1:])
+        # The third wrong code voided the pending enrollment: its secret is no use to a guesser.
         status = json.loads(tools.totpctl("status", ssh_user, "--json").stdout)
-        assert status["state"] == "pending"
+        assert status["state"] == "none"
+        assert ("enroll-confirm", "voided") in audit(tools, ssh_user)
     finally:
         server.stop()
 

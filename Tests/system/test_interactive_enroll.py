@@ -34,7 +34,7 @@ def test_interactive_enrollment_on_a_terminal(tools, make_user, workdir):
     assert status["state"] == "active" and status["recovery_codes_left"] == 10
 
 
-def test_three_wrong_codes_leave_the_enrollment_pending(tools, make_user, workdir):
+def test_three_wrong_codes_void_the_enrollment(tools, make_user, workdir):
     user = make_user()
     environment = dict(os.environ, TOTPD_SOCKET=tools.daemon.socket)
     child = pexpect.spawn(str(workdir / "totpctl"), ["enroll", "--user", user, "--qr=none"], env=environment,
@@ -48,4 +48,4 @@ def test_three_wrong_codes_leave_the_enrollment_pending(tools, make_user, workdi
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus != 0
-    assert json.loads(tools.totpctl("status", "--user", user, "--json").stdout)["state"] == "pending"
+    assert json.loads(tools.totpctl("status", "--user", user, "--json").stdout)["state"] == "none"

@@ -7,6 +7,8 @@ import Glibc
 #endif
 
 /// Sends one request to the daemon and returns its response; used by totpctl and the tests.
+/// Like the PAM module, it talks only to a socket owned by the daemon's uid (root) whose peer,
+/// as the kernel reports it, is that uid: codes typed to totpctl never reach a user's socket.
 package struct DaemonClient: Sendable {
     package struct ClientError: Error, CustomStringConvertible {
         package let description: String
@@ -14,10 +16,13 @@ package struct DaemonClient: Sendable {
 
     package let socketPath: String
     package var timeout: TimeAmount
+    /// The uid the daemon must run as: root, except for a test daemon run by its own tests.
+    package var serverUID: uid_t
 
-    package init(socketPath: String, timeout: TimeAmount = .seconds(10)) {
+    package init(socketPath: String, timeout: TimeAmount = .seconds(10), serverUID: uid_t = 0) {
         self.socketPath = socketPath
         self.timeout = timeout
+        self.serverUID = serverUID
     }
 
     package func send(_ request: Request) async throws -> Response {
@@ -33,6 +38,14 @@ package struct DaemonClient: Sendable {
     }
 
     package func exchange(rawFrame: ByteBuffer, prefixLength: Bool) async throws -> ByteBuffer {
+        var info = stat()
+        guard lstat(socketPath, &info) == 0 else {
+            throw ClientError(description: "cannot connect to totpd at \(socketPath): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFSOCK, info.st_uid == serverUID else {
+            throw ClientError(
+                description: "refusing \(socketPath): it is not a socket owned by uid \(serverUID), so it is not totpd's")
+        }
         let connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -52,6 +65,13 @@ package struct DaemonClient: Sendable {
             throw ClientError(description: "cannot connect to totpd at \(socketPath): \(error)")
         }
         let channel = connection.channel
+        // The path was checked before connecting; the peer is what counts, as the kernel saw it.
+        let server = try await PeerCredentials.of(channel).get()
+        guard server.uid == serverUID else {
+            try? await channel.close()
+            throw ClientError(
+                description: "refusing \(socketPath): the process behind it runs as uid \(server.uid), not \(serverUID), so it is not totpd")
+        }
         let deadline = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         defer { deadline.cancel() }
         return try await connection.executeThenClose { inbound, outbound in

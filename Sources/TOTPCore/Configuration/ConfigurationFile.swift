@@ -56,6 +56,14 @@ package struct ConfigurationFile {
                     configuration.gracePeriods[service] = Int64(try integer(value, key, 0...86_400))
                 }
             case "connections": try parseConnections(value, into: &configuration)
+            case "audit":
+                try forEachKey(of: value, in: key) { key, value, keyLine in
+                    switch key {
+                    case "audit.max_age": configuration.auditRetention.maxAge = Int64(try integer(value, key, 1...3650)) * 86_400
+                    case "audit.max_rows": configuration.auditRetention.maxRows = Int64(try integer(value, key, 1000...100_000_000))
+                    default: throw unknownKey(key, line: keyLine)
+                    }
+                }
             default: throw unknownKey(key, line: keyLine)
             }
         }
@@ -197,9 +205,13 @@ package struct ConfigurationFile {
 
     private func existingGroup(_ node: Node, _ key: String, name: String? = nil) throws -> String {
         let group = try name ?? text(node, key)
-        guard UserDirectory.gid(ofGroup: group) != nil else {
-            throw error(node, key, "group \"\(group)\" does not exist")
+        let found: UserDirectory.Group?
+        do {
+            found = try UserDirectory.group(named: group)
+        } catch {
+            throw self.error(node, key, "cannot check group \"\(group)\": \(error)")
         }
+        guard found != nil else { throw error(node, key, "group \"\(group)\" does not exist") }
         return group
     }
 

@@ -28,6 +28,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package var gracePeriods: [String: Int64] = [:]
     package var maxConnections = 512
     package var maxConnectionsPerUID = 16
+    package var auditRetention = AuditRetention()
     /// How long a client has to deliver its request after connecting.
     package var requestTimeoutMilliseconds: Int64 = 5000
 

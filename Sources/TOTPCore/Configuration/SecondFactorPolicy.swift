@@ -8,12 +8,17 @@ package struct SecondFactorPolicy: Sendable, Equatable {
         self.exempt = exempt
     }
 
-    package func requiresCode(user: String, groups: Set<String>) -> Bool {
-        func matches(_ entries: [String]) -> Bool {
-            entries.contains { entry in
-                entry == "*" || entry == user || (entry.hasPrefix("%") && groups.contains(String(entry.dropFirst())))
+    /// Whether `user` must give a code; `isMember` answers for a `%group` entry, and its errors
+    /// (a directory that cannot answer) are thrown, never read as "not a member".
+    package func requiresCode(user: String, isMember: (String) async throws -> Bool) async throws -> Bool {
+        func matches(_ entries: [String]) async throws -> Bool {
+            for entry in entries {
+                if entry == "*" || entry == user { return true }
+                if entry.hasPrefix("%"), try await isMember(String(entry.dropFirst())) { return true }
             }
+            return false
         }
-        return matches(required) && !matches(exempt)
+        guard try await matches(required) else { return false }
+        return try await !matches(exempt)
     }
 }

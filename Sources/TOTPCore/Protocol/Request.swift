@@ -15,17 +15,19 @@ package struct AuditContext: Sendable, Equatable {
 /// so handlers only ever see well-formed values.
 package enum Request: Sendable, Equatable {
     /// `code`: a TOTP code or a recovery code.
-    case verify(user: String, code: String, context: AuditContext)
+    case verify(user: String, code: SubmittedCode, context: AuditContext)
     /// `proof`: a current or recovery code, needed when a user replaces their own active enrollment.
-    case enrollBegin(user: String, proof: String?)
-    case enrollConfirm(user: String, code: String, context: AuditContext = AuditContext())
+    case enrollBegin(user: String, proof: SubmittedCode?)
+    /// `code`, here and below: a TOTP code (decoding refuses a recovery code).
+    case enrollConfirm(user: String, code: SubmittedCode, context: AuditContext = AuditContext())
     case status(user: String)
     case list
     case revoke(user: String)
+    case reset(user: String)
     case unlock(user: String)
     case auditLog(user: String?, since: Int64?, afterID: Int64)
-    case regenerateRecoveryCodes(user: String, code: String)
-    case resync(user: String, code: String, nextCode: String)
+    case regenerateRecoveryCodes(user: String, code: SubmittedCode)
+    case resync(user: String, code: SubmittedCode, nextCode: SubmittedCode)
     /// Asked before prompting: does this user need to give a code now?
     case precheck(user: String, context: AuditContext)
     /// The PAM module starts an enrollment for a user without an active one, inside the login.
@@ -39,6 +41,7 @@ package enum Request: Sendable, Equatable {
         case .status: .status
         case .list: .list
         case .revoke: .revoke
+        case .reset: .reset
         case .unlock: .unlock
         case .auditLog: .auditLog
         case .regenerateRecoveryCodes: .regenerateRecoveryCodes
@@ -51,7 +54,7 @@ package enum Request: Sendable, Equatable {
     package var user: String? {
         switch self {
         case .verify(let user, _, _), .enrollBegin(let user, _), .enrollConfirm(let user, _, _), .status(let user),
-            .revoke(let user), .unlock(let user), .regenerateRecoveryCodes(let user, _), .resync(let user, _, _),
+            .revoke(let user), .reset(let user), .unlock(let user), .regenerateRecoveryCodes(let user, _), .resync(let user, _, _),
             .precheck(let user, _), .loginEnroll(let user, _):
             user
         case .auditLog(let user, _, _): user
@@ -73,15 +76,15 @@ package enum Request: Sendable, Equatable {
         if let user { fields.append(.string(.user, user)) }
         switch self {
         case .verify(_, let code, _), .enrollConfirm(_, let code, _), .regenerateRecoveryCodes(_, let code):
-            fields.append(.string(.code, code))
+            fields.append(.string(.code, code.text))
         case .enrollBegin(_, let proof):
-            if let proof { fields.append(.string(.code, proof)) }
+            if let proof { fields.append(.string(.code, proof.text)) }
         case .resync(_, let code, let nextCode):
-            fields += [.string(.code, code), .string(.nextCode, nextCode)]
+            fields += [.string(.code, code.text), .string(.nextCode, nextCode.text)]
         case .auditLog(_, let since, let afterID):
             if let since { fields.append(.u64(.since, UInt64(since))) }
             fields.append(.u64(.afterID, UInt64(afterID)))
-        case .status, .list, .revoke, .unlock, .precheck, .loginEnroll:
+        case .status, .list, .revoke, .reset, .unlock, .precheck, .loginEnroll:
             break
         }
         let context = auditContext
@@ -107,6 +110,7 @@ package enum Request: Sendable, Equatable {
         case .status: self = .status(user: try fields.user())
         case .list: self = .list
         case .revoke: self = .revoke(user: try fields.user())
+        case .reset: self = .reset(user: try fields.user())
         case .unlock: self = .unlock(user: try fields.user())
         case .auditLog:
             self = .auditLog(
@@ -122,45 +126,13 @@ package enum Request: Sendable, Equatable {
     }
 }
 
-extension Operation {
-    var acceptedFields: Set<FieldTag> {
-        switch self {
-        case .verify: [.user, .code, .service, .rhost, .tty]
-        case .enrollBegin, .regenerateRecoveryCodes: [.user, .code]
-        case .enrollConfirm: [.user, .code, .service, .rhost, .tty]
-        case .status, .revoke, .unlock: [.user]
-        case .list: []
-        case .auditLog: [.user, .since, .afterID]
-        case .resync: [.user, .code, .nextCode]
-        case .precheck, .loginEnroll: [.user, .service, .rhost, .tty]
-        }
-    }
-
-    package var name: String {
-        switch self {
-        case .verify: "verify"
-        case .enrollBegin: "enroll-begin"
-        case .enrollConfirm: "enroll-confirm"
-        case .status: "status"
-        case .list: "list"
-        case .revoke: "revoke"
-        case .unlock: "unlock"
-        case .auditLog: "audit-log"
-        case .regenerateRecoveryCodes: "recovery-regenerate"
-        case .resync: "resync"
-        case .precheck: "precheck"
-        case .loginEnroll: "login-enroll"
-        }
-    }
-}
-
 /// The fields of one request, checked for tag, duplicates and size.
 private struct RequestFields {
     private var values: [FieldTag: [UInt8]] = [:]
 
     init(_ fields: [WireField], operation: Operation) throws(WireMessage.DecodingError) {
         for field in fields {
-            guard let tag = FieldTag(rawValue: field.tag), operation.acceptedFields.contains(tag) else {
+            guard let tag = FieldTag(rawValue: field.tag), operation.spec.fields.contains(tag) else {
                 throw WireMessage.DecodingError(description: "field \(field.tag) is not accepted by \(operation.name)")
             }
             guard values[tag] == nil else {
@@ -185,12 +157,12 @@ private struct RequestFields {
     func has(_ tag: FieldTag) -> Bool { values[tag] != nil }
 
     /// 6 to 8 digits, or (where `recovery` allows it) a recovery code.
-    func code(_ tag: FieldTag, recovery: Bool = false) throws(WireMessage.DecodingError) -> String {
+    func code(_ tag: FieldTag, recovery: Bool = false) throws(WireMessage.DecodingError) -> SubmittedCode {
         guard let bytes = values[tag] else { throw WireMessage.DecodingError(description: "field \(tag) is missing") }
-        let text = String(decoding: bytes, as: UTF8.self)
-        switch SubmittedCode(text) {
-        case .totp: return text
-        case .recovery where recovery: return text
+        let code = SubmittedCode(String(decoding: bytes, as: UTF8.self))
+        switch code {
+        case .totp?: return code!
+        case .recovery? where recovery: return code!
         default:
             throw WireMessage.DecodingError(
                 description: recovery

@@ -20,6 +20,8 @@ package enum Operation: UInt8, Sendable, CaseIterable {
     case precheck = 11
     /// The PAM module starts an enrollment inside a login (root callers, allowed services).
     case loginEnroll = 12
+    /// Removes an enrollment and leaves the next one open (revoke leaves it closed).
+    case reset = 13
 }
 
 package enum ResultCode: UInt8, Sendable, CaseIterable {

@@ -4,9 +4,11 @@ import NIOCore
 /// Wires the daemon together. The executable and the tests both call this, so tests run
 /// exactly the production wiring with their own clock and paths.
 package enum Daemon {
+    /// `directory`: nil for NSS through a `LookupPool`.
     package static func makeServer(
-        configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), logger: Logger
-    ) throws -> Server {
+        configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), directory: (any AccountDirectory)? = nil,
+        logger: Logger
+    ) async throws -> Server {
         try PrivateFiles.prepareDirectory(configuration.stateDirectory)
         for suffix in ["-wal", "-shm"] {
             try PrivateFiles.checkFileIfPresent(configuration.databasePath + suffix, what: "database file")
@@ -14,20 +16,29 @@ package enum Daemon {
         try PrivateFiles.preparePrivateFile(configuration.databasePath, what: "database file")
         let key = try PrivateFiles.loadOrCreateKey(configuration.keyFilePath)
         let store = try Store(
-            path: configuration.databasePath, key: key, window: configuration.window, throttle: configuration.throttle
+            path: configuration.databasePath, key: key, window: configuration.window, throttle: configuration.throttle,
+            retention: configuration.auditRetention, logger: logger
         ) { user, seconds in
             logger.warning(
                 "user locked out",
                 metadata: ["user": "\(user)", "locked_for": "\(seconds.map { "\($0)s" } ?? "until unlock")"])
         }
+        try await store.maintain(now: clock.unixTime(), force: true)
+        if !store.reserve.isHeld {
+            logger.warning("no room for the space reserve that keeps root logins working on a full disk", metadata: ["reserve": "\(store.reserve.path)"])
+        }
         logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])
-        let handler = RequestHandler(store: store, configuration: configuration, clock: clock, logger: logger)
+        let logLimiter = LogLimiter(logger: logger)
+        let handler = RequestHandler(
+            store: store, configuration: configuration, directory: directory ?? SystemAccountDirectory(pool: LookupPool()),
+            clock: clock, logger: logger, logLimiter: logLimiter)
         let listener: Server.Listener = try SystemdIntegration.inheritedListener().map { .inherited($0) }
             ?? .path(configuration.socketPath)
         return Server(
             listener: listener, handler: handler, logger: logger,
             requestDeadline: .milliseconds(configuration.requestTimeoutMilliseconds),
             limiter: ConnectionLimiter(
-                maxTotal: configuration.maxConnections, maxPerUID: configuration.maxConnectionsPerUID))
+                maxTotal: configuration.maxConnections, maxPerUID: configuration.maxConnectionsPerUID),
+            logLimiter: logLimiter, clock: clock)
     }
 }

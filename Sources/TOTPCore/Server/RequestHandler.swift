@@ -1,18 +1,38 @@
 import Logging
 
-/// Decides who may do what, runs the store operation and shapes the response. Authorization
-/// uses only the kernel-reported caller, never anything the request claims.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Decides who may do what (`Authorization`), runs the store operation and shapes the response.
+/// Authorization uses only the kernel-reported caller and the account database, never anything
+/// the request claims; every decision keys on the canonical account name the database returns.
 package struct RequestHandler: Sendable {
     let store: Store
     let configuration: DaemonConfiguration
+    let directory: any AccountDirectory
     let clock: any WallClock
     let logger: Logger
+    let logLimiter: LogLimiter
 
-    package init(store: Store, configuration: DaemonConfiguration, clock: any WallClock, logger: Logger) {
+    package init(
+        store: Store, configuration: DaemonConfiguration, directory: any AccountDirectory, clock: any WallClock,
+        logger: Logger, logLimiter: LogLimiter
+    ) {
         self.store = store
         self.configuration = configuration
+        self.directory = directory
         self.clock = clock
         self.logger = logger
+        self.logLimiter = logLimiter
+    }
+
+    /// The account a request names, as the directory knows it.
+    struct Target {
+        /// The canonical name when the account exists, else the name as sent.
+        var name: String
+        var account: UserDirectory.Account?
+        var kind: Authorization.TargetKind
     }
 
     package func handle(_ request: Request, caller: PeerCredentials) async -> Response {
@@ -25,159 +45,179 @@ package struct RequestHandler: Sendable {
         for (key, value) in [("service", source.context.service), ("rhost", source.context.rhost), ("tty", source.context.tty)] {
             if let value { metadata[key] = "\(value)" }
         }
+        await housekeeping(now: now)
         do {
-            if let refusal = authorize(request, caller: caller) {
-                try await store.recordRefusal(
-                    operation: request.operation.name, user: request.user, reason: refusal, now: now, source: source)
-                logger.notice("request refused", metadata: metadata.merging(["reason": "\(refusal)"]) { $1 })
-                return .failure(.denied, "uid \(caller.uid) may not \(request.operation.name) \(request.user.map { "for \($0)" } ?? "")")
+            let callerKind = try await kind(of: caller)
+            let target = try await self.target(of: request, caller: caller, callerKind: callerKind)
+            if let target, target.name != request.user { metadata["account"] = "\(target.name)" }
+            let decision = Authorization.decide(request.operation.spec.access, caller: callerKind, target: target?.kind ?? .none)
+            if case .deny(let refusal) = decision {
+                try await store.recordRefusal(request.operation.spec.event, user: target?.name, reason: refusal, now: now, source: source)
+                logLimiter.log(.notice, "request refused", uid: caller.uid, metadata: metadata.merging(["reason": "\(refusal.rawValue)"]) { $1 }, now: now)
+                return .failure(.denied, "uid \(caller.uid) may not \(request.operation.name)\(target.map { " for \($0.name)" } ?? ""): \(refusal.explanation)")
             }
-            let response = try await perform(request, caller: caller, now: now, source: source)
+            let response = try await perform(
+                request, target: target, decision: decision, caller: caller, now: now, source: source)
             metadata["result"] = "\(response.result)"
-            if response.result == .locked {
-                logger.warning("attempt refused: locked", metadata: metadata)
-            } else {
-                logger.info("request handled", metadata: metadata)
-            }
+            logLimiter.log(response.result == .locked ? .warning : .info, response.result == .locked ? "attempt refused: locked" : "request handled", uid: caller.uid, metadata: metadata, now: now)
             return response
+        } catch let error as UserDirectory.LookupError {
+            return unavailable(error, metadata: metadata, caller: caller, now: now)
+        } catch let error as LookupPool.Refusal {
+            return unavailable(error, metadata: metadata, caller: caller, now: now)
         } catch {
             logger.error("request failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             return .failure(.internalError, "the daemon could not complete the request; see its log")
         }
     }
 
+    /// The account database could not answer: the request fails closed, never as "no such user".
+    private func unavailable(_ error: any Error, metadata: Logger.Metadata, caller: PeerCredentials, now: Int64) -> Response {
+        logLimiter.log(.error, "account lookup failed", uid: caller.uid, metadata: metadata.merging(["error": "\(error)"]) { $1 }, now: now)
+        return .failure(.internalError, "the account database did not answer; try again later")
+    }
+
+    private func housekeeping(now: Int64) async {
+        do {
+            try await store.maintain(now: now)
+        } catch {
+            logger.error("housekeeping failed", metadata: ["error": "\(error)"])
+        }
+        logLimiter.flush(now: now)
+    }
+
     // MARK: Authorization
-
-    private enum Scope {
-        /// Root acts on anyone; everyone else on their own account only.
-        case ownUnlessRoot
-        /// Root and admin-group members act on anyone; others on their own account.
-        case ownUnlessAdmin
-        /// Root and admin-group members only.
-        case adminOnly
-        /// Root only: the PAM module inside a login.
-        case rootOnly
-    }
-
-    private func scope(of operation: Operation) -> Scope {
-        switch operation {
-        case .verify, .precheck, .regenerateRecoveryCodes, .resync: .ownUnlessRoot
-        case .enrollBegin, .enrollConfirm, .status: .ownUnlessAdmin
-        case .list, .revoke, .unlock, .auditLog: .adminOnly
-        case .loginEnroll: .rootOnly
-        }
-    }
-
-    /// The reason for a refusal, or nil when the caller may go ahead.
-    private func authorize(_ request: Request, caller: PeerCredentials) -> String? {
-        if caller.isRoot { return nil }
-        let isOwnAccount = request.user.map { UserDirectory.uid(ofUser: $0) == caller.uid } ?? false
-        switch scope(of: request.operation) {
-        case .ownUnlessRoot: return isOwnAccount ? nil : "other-user"
-        case .ownUnlessAdmin: return isOwnAccount || isAdmin(caller) ? nil : "other-user"
-        case .adminOnly: return isAdmin(caller) ? nil : "not-admin"
-        case .rootOnly: return "not-root"
-        }
-    }
 
     /// Membership is read from the group database at the time of the request, so removing
     /// someone from the group takes effect at once.
-    private func isAdmin(_ caller: PeerCredentials) -> Bool {
-        if caller.isRoot { return true }
-        guard let group = configuration.adminGroup, let gid = UserDirectory.gid(ofGroup: group),
-            let account = UserDirectory.account(uid: caller.uid)
-        else { return false }
-        return UserDirectory.groupIDs(of: account).contains(gid)
+    private func kind(of caller: PeerCredentials) async throws -> Authorization.CallerKind {
+        if caller.isRoot { return .root }
+        guard let group = configuration.adminGroup, let account = try await directory.account(uid: caller.uid, for: caller.uid)
+        else { return .user }
+        return try await directory.isMember(account, ofGroup: group, for: caller.uid) ? .admin : .user
+    }
+
+    private func target(
+        of request: Request, caller: PeerCredentials, callerKind: Authorization.CallerKind
+    ) async throws -> Target? {
+        guard let name = request.user else { return nil }
+        guard let account = try await directory.account(named: name, for: caller.uid) else {
+            return Target(name: name, account: nil, kind: .unknown)
+        }
+        let kind: Authorization.TargetKind
+        if account.uid == caller.uid && !caller.isRoot {
+            kind = .own
+        } else if account.uid == 0 {
+            kind = .root
+        } else if callerKind == .admin, let group = configuration.adminGroup,
+            try await directory.isMember(account, ofGroup: group, for: caller.uid)
+        {
+            kind = .otherAdmin
+        } else {
+            kind = .otherUser
+        }
+        return Target(name: account.name, account: account, kind: kind)
     }
 
     // MARK: Operations
 
+    /// Runs an authorized request; `target` (present whenever the request names an account)
+    /// gives the canonical name every store operation uses.
     private func perform(
-        _ request: Request, caller: PeerCredentials, now: Int64, source: AuditSource
+        _ request: Request, target: Target?, decision: Authorization.Decision, caller: PeerCredentials, now: Int64,
+        source: AuditSource
     ) async throws -> Response {
+        let user = target?.name ?? ""
         switch request {
-        case .verify(let user, let code, _):
-            guard let submitted = SubmittedCode(code) else { return .failure(.badRequest, "not a code") }
-            return Self.response(for: try await store.verify(user: user, code: submitted, now: now, source: source))
+        case .verify(_, let code, _):
+            return Self.response(for: try await store.verify(user: user, code: code, now: now, source: source))
 
-        case .precheck(let user, let context):
-            return try await precheck(user: user, context: context, now: now)
+        case .precheck(_, let context):
+            return try await precheck(target: target!, context: context, caller: caller, now: now)
 
-        case .enrollBegin(let user, let proof):
-            return try await beginEnrollment(user: user, proof: proof, caller: caller, now: now, source: source)
+        case .enrollBegin(_, let proof):
+            guard target?.account != nil else { return .failure(.unknownUser, "no account named \(user)") }
+            let authority: Store.EnrollmentAuthority = decision == .allow ? .admin : .owner(proof: proof)
+            return try await beginEnrollment(user: user, authority: authority, now: now, source: source)
 
-        case .loginEnroll(let user, let context):
-            return try await beginLoginEnrollment(user: user, context: context, now: now, source: source)
+        case .loginEnroll(_, let context):
+            return try await beginLoginEnrollment(target: target!, context: context, now: now, source: source)
 
-        case .enrollConfirm(let user, let code, _):
-            switch try await store.confirmEnrollment(user: user, code: code, now: now, source: source) {
+        case .enrollConfirm(_, let code, _):
+            switch try await store.confirmEnrollment(user: user, code: code.digits ?? "", now: now, source: source) {
             case .activated(let codes): return Response(.ok, codes.map { .string(.recoveryCode, $0) })
             case .rejected: return .failure(.rejected, "the code does not match the new secret")
+            case .voided:
+                return .failure(.notEnrolled, "too many wrong codes: the new enrollment was cancelled; start again")
+            case .locked(let retryAfter): return Self.response(for: .locked(retryAfter: retryAfter))
             case .notPending: return .failure(.notEnrolled, "\(user) has no pending enrollment (it may have expired)")
             }
 
-        case .status(let user):
+        case .status:
             return Response(.ok, try await store.status(user: user, now: now).fields)
 
         case .list:
             return Response(.ok, try await store.list(now: now).map { .record($0.fields) })
 
-        case .revoke(let user):
-            return try await store.revoke(user: user, now: now, source: source)
-                ? Response(.ok) : .failure(.notEnrolled, "\(user) has nothing to revoke")
+        case .revoke, .reset:
+            let removal: Store.Removal = request.operation == .revoke ? .revoke : .reset
+            return try await store.remove(removal, user: user, now: now, source: source)
+                ? Response(.ok) : .failure(.notEnrolled, "\(user) has nothing to \(request.operation.name)")
 
-        case .unlock(let user):
+        case .unlock:
             return try await store.unlock(user: user, now: now, source: source)
                 ? Response(.ok) : .failure(.notEnrolled, "\(user) has no active enrollment")
 
-        case .auditLog(let user, let since, let afterID):
-            return try await auditLog(user: user, since: since, afterID: afterID)
+        case .auditLog(_, let since, let afterID):
+            return try await auditLog(user: target?.name, since: since, afterID: afterID)
 
-        case .regenerateRecoveryCodes(let user, let code):
-            switch try await store.regenerateRecoveryCodes(user: user, code: code, now: now, source: source) {
+        case .regenerateRecoveryCodes(_, let code):
+            switch try await store.regenerateRecoveryCodes(user: user, code: code.digits ?? "", now: now, source: source) {
             case .regenerated(let codes): return Response(.ok, codes.map { .string(.recoveryCode, $0) })
             case .refused(let outcome): return Self.response(for: outcome)
             }
 
-        case .resync(let user, let code, let nextCode):
+        case .resync(_, let code, let nextCode):
             return Self.response(
-                for: try await store.resync(user: user, code: code, nextCode: nextCode, now: now, source: source))
+                for: try await store.resync(
+                    user: user, code: code.digits ?? "", nextCode: nextCode.digits ?? "", now: now, source: source))
         }
     }
 
-    /// Whether the PAM module should ask for a code at all.
-    private func precheck(user: String, context: AuditContext, now: Int64) async throws -> Response {
-        // Unknown accounts are prompted like anyone, so the dialogue does not reveal them. STATE
-        // lets a module configured with unenrolled=allow skip users without an enrollment; with
-        // the default (deny) the module prompts whatever the state.
-        guard let account = UserDirectory.account(named: user) else {
-            return Response(.ok, [.string(.state, EnrollmentState.none.rawValue)])
+    /// Whether the PAM module should ask for a code at all. The store decides whether the user
+    /// is enrolled, whatever the directory says; a user the directory does not know is never
+    /// exempt, and is prompted like anyone (the dialogue does not reveal accounts). STATE lets a
+    /// module configured with unenrolled=allow skip users without an enrollment.
+    private func precheck(target: Target, context: AuditContext, caller: PeerCredentials, now: Int64) async throws -> Response {
+        let state = try await store.status(user: target.name, now: now).state
+        if let account = target.account {
+            let requires = try await configuration.secondFactor.requiresCode(user: account.name) { group in
+                try await directory.isMember(account, ofGroup: group, for: caller.uid)
+            }
+            if !requires { return Response(.exempt) }
         }
-        if !configuration.secondFactor.requiresCode(user: user, groups: UserDirectory.groupNames(of: account)) {
-            return Response(.exempt)
-        }
-        if let service = context.service, let period = configuration.gracePeriods[service], period > 0,
+        if state == .active, let service = context.service, let period = configuration.gracePeriods[service], period > 0,
             let origin = context.origin,
-            try await store.withinGracePeriod(user: user, service: service, origin: origin, period: period, now: now)
+            try await store.withinGracePeriod(user: target.name, service: service, origin: origin, period: period, now: now)
         {
             return Response(.grace)
         }
-        return Response(.ok, [.string(.state, try await store.status(user: user, now: now).state.rawValue)])
+        return Response(.ok, [.string(.state, state.rawValue)])
     }
 
     private func beginEnrollment(
-        user: String, proof: String?, caller: PeerCredentials, now: Int64, source: AuditSource
+        user: String, authority: Store.EnrollmentAuthority, now: Int64, source: AuditSource
     ) async throws -> Response {
-        guard UserDirectory.uid(ofUser: user) != nil else { return .failure(.unknownUser, "no account named \(user)") }
-        let authority: Store.EnrollmentAuthority = isAdmin(caller) ? .admin : .owner(proof: proof.flatMap(SubmittedCode.init))
         switch try await startEnrollment(user: user, authority: authority, now: now, source: source) {
         case .proofRequired:
             return .failure(
                 .denied,
                 "\(user) is already enrolled: to replace the enrollment give a current code or a recovery code "
-                    + "(totpctl enroll --replace), or ask an administrator")
+                    + "of \(user) (totpctl enroll --replace), or ask root")
         case .proofRefused(let outcome):
             return Self.response(for: outcome)
+        case .revokedUntilReset:
+            return .failure(.denied, "\(user)'s second factor was revoked: an administrator must reset it (totpctl reset \(user)) or enroll it")
         case .alreadyEnrolled:
             preconditionFailure("only a login enrollment is refused for being enrolled")
         case .started(let secret, let expiresAt):
@@ -186,18 +226,20 @@ package struct RequestHandler: Sendable {
     }
 
     /// The first-login enrollment: only where the configuration allows it for the PAM service,
-    /// only for an existing account without an active enrollment. The answer carries the QR
-    /// code drawn as text, because the module must not depend on a QR library.
-    private func beginLoginEnrollment(user: String, context: AuditContext, now: Int64, source: AuditSource) async throws -> Response {
+    /// only for an existing account without an active or revoked enrollment. The answer carries
+    /// the QR code drawn as text, because the module must not depend on a QR library.
+    private func beginLoginEnrollment(target: Target, context: AuditContext, now: Int64, source: AuditSource) async throws -> Response {
         guard let service = context.service, configuration.allowsEnrollmentAtLogin(service: service) else {
-            try await store.recordRefusal(
-                operation: Operation.loginEnroll.name, user: user, reason: "not-allowed-for-service", now: now, source: source)
+            try await store.recordRefusal(.loginEnroll, user: target.name, reason: .notAllowedForService, now: now, source: source)
             return .failure(.denied, "enrollment at login is not enabled for service \(context.service ?? "(none)")")
         }
-        guard UserDirectory.uid(ofUser: user) != nil else { return .failure(.unknownUser, "no account named \(user)") }
+        guard target.account != nil else { return .failure(.unknownUser, "no account named \(target.name)") }
+        let user = target.name
         switch try await startEnrollment(user: user, authority: .login, now: now, source: source) {
         case .alreadyEnrolled:
             return .failure(.denied, "\(user) is already enrolled")
+        case .revokedUntilReset:
+            return .failure(.denied, "\(user)'s second factor was revoked; an administrator must reset it")
         case .proofRequired, .proofRefused:
             preconditionFailure("a login enrollment asks for no proof")
         case .started(let secret, let expiresAt):

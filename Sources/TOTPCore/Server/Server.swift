@@ -30,16 +30,20 @@ package struct Server: Service {
     /// A client must deliver its whole request within this time.
     let requestDeadline: TimeAmount
     let limiter: ConnectionLimiter
+    let logLimiter: LogLimiter
+    let clock: any WallClock
 
     init(
         listener: Listener, handler: RequestHandler, logger: Logger, requestDeadline: TimeAmount,
-        limiter: ConnectionLimiter
+        limiter: ConnectionLimiter, logLimiter: LogLimiter, clock: any WallClock
     ) {
         self.listener = listener
         self.handler = handler
         self.logger = logger
         self.requestDeadline = requestDeadline
         self.limiter = limiter
+        self.logLimiter = logLimiter
+        self.clock = clock
     }
 
     package func run() async throws {
@@ -92,7 +96,9 @@ package struct Server: Service {
     private func serve(_ connection: Connection) async {
         let (channel, caller) = (connection.channel, connection.caller)
         guard limiter.admit(caller.uid) else {
-            logger.warning("connection refused: too many", metadata: ["caller_uid": "\(caller.uid)", "caller_pid": "\(caller.pid)"])
+            logLimiter.log(
+                .warning, "connection refused: too many", uid: caller.uid,
+                metadata: ["caller_uid": "\(caller.uid)", "caller_pid": "\(caller.pid)"], now: clock.unixTime())
             await reply(.failure(.denied, "too many connections from uid \(caller.uid)"), on: channel)
             return
         }
@@ -105,7 +111,9 @@ package struct Server: Service {
             response = await respond(to: frame, caller: caller)
         } catch let error as FrameDecoder.FrameError {
             deadline.cancel()
-            logger.notice("malformed frame", metadata: ["caller_uid": "\(caller.uid)", "error": "\(error)"])
+            logLimiter.log(
+                .notice, "malformed frame", uid: caller.uid, metadata: ["caller_uid": "\(caller.uid)", "error": "\(error)"],
+                now: clock.unixTime())
             response = .failure(.badRequest, error.description)
         } catch {
             logger.debug("connection ended without a request", metadata: ["caller_uid": "\(caller.uid)", "error": "\(error)"])
@@ -132,7 +140,9 @@ package struct Server: Service {
         do {
             request = try Request(decoding: try WireMessage.decode(frame))
         } catch {
-            logger.notice("malformed request", metadata: ["caller_uid": "\(caller.uid)", "error": "\(error)"])
+            logLimiter.log(
+                .notice, "malformed request", uid: caller.uid, metadata: ["caller_uid": "\(caller.uid)", "error": "\(error)"],
+                now: clock.unixTime())
             return .failure(error.unsupportedVersion ? .unsupportedVersion : .badRequest, error.description)
         }
         return await handler.handle(request, caller: caller)

@@ -13,9 +13,11 @@ struct AuditRecord: Codable, FetchableRecord, PersistableRecord {
     var callerUID: Int64
     var callerPID: Int64
     var result: String
+    /// Events this row stands for: 1, or for a `suppressed` row the rows not written.
+    var count: Int
 
     enum CodingKeys: String, CodingKey {
-        case time, event, user, service, rhost, tty, result
+        case time, event, user, service, rhost, tty, result, count
         case callerUID = "caller_uid"
         case callerPID = "caller_pid"
     }

@@ -15,19 +15,11 @@ struct EnrollmentRecord: Codable, FetchableRecord, PersistableRecord {
     var revokedAt: Int64?
     var lastStep: Int64?
     var lastSuccessAt: Int64?
-    var failures: Int
-    /// `Int64.max`: until an admin unlocks.
-    var lockedUntil: Int64?
-    var windowStart: Int64 = 0
-    var windowAttempts = 0
     /// Steps between the server's clock and the user's authenticator, learned on success.
     var drift: Int64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case user, state, algorithm, digits, period, failures, drift
-        case lockedUntil = "locked_until"
-        case windowStart = "window_start"
-        case windowAttempts = "window_attempts"
+        case user, state, algorithm, digits, period, drift
         case sealedSecret = "sealed_secret"
         case activatedAt = "activated_at"
         case revokedAt = "revoked_at"

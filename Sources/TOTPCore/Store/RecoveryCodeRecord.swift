@@ -1,19 +1,18 @@
 import Foundation
 import GRDB
 
-/// One single-use recovery code, stored as a salted SHA-256 hash; the code itself is shown once.
+/// One single-use recovery code, stored as a keyed digest (`RecoveryCode.digest`); the code itself is shown once.
 struct RecoveryCodeRecord: Codable, FetchableRecord, MutablePersistableRecord {
     static let databaseTableName = "recovery_code"
 
     var id: Int64?
     var user: String
-    var salt: Data
-    var hash: Data
+    var digest: Data
     var createdAt: Int64
     var usedAt: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case id, user, salt, hash
+        case id, user, digest
         case createdAt = "created_at"
         case usedAt = "used_at"
     }

@@ -13,41 +13,60 @@ extension Store {
         package var callerUID: Int64
         package var callerPID: Int64
         package var result: String
+        package var count: Int
     }
 
-    /// Removes the secret, recovery codes, grace records and any pending enrollment. Returns
-    /// false when there was nothing to revoke.
-    package func revoke(user: String, now: Int64, source: AuditSource) async throws -> Bool {
-        try await writer.write { db in
-            var revoked = try PendingEnrollmentRecord.deleteOne(db, key: user)
-            if var row = try EnrollmentRecord.fetchOne(db, key: user), row.state == EnrollmentState.active.rawValue {
-                row.state = EnrollmentState.revoked.rawValue
-                row.sealedSecret = nil
-                row.revokedAt = now
-                row.lockedUntil = nil
-                try row.update(db)
-                revoked = true
+    /// What an admin wants after taking an account's second factor away.
+    package enum Removal: Sendable {
+        /// Lost phone, compromised session: no new enrollment until an admin allows it.
+        case revoke
+        /// A fresh start: the next enrollment, at login or with `totpctl enroll`, is open.
+        case reset
+    }
+
+    /// Removes the secret, recovery codes, grace records and any pending enrollment, and leaves
+    /// the account revoked (or, for `reset`, with no record at all). Returns false when there
+    /// was nothing to remove.
+    package func remove(_ removal: Removal, user: String, now: Int64, source: AuditSource) async throws -> Bool {
+        let removed = try await write(for: source.caller) { [self] db -> Bool in
+            var removed = try PendingEnrollmentRecord.deleteOne(db, key: user)
+            if var row = try EnrollmentRecord.fetchOne(db, key: user) {
+                switch removal {
+                case .revoke where row.state == EnrollmentState.active.rawValue:
+                    row.state = EnrollmentState.revoked.rawValue
+                    row.sealedSecret = nil
+                    row.revokedAt = now
+                    try row.update(db)
+                    removed = true
+                case .revoke:
+                    break
+                case .reset:
+                    try row.delete(db)
+                    try ThrottleRecord.deleteOne(db, key: user)
+                    removed = true
+                }
             }
             try RecoveryCodeRecord.filter(Column("user") == user).deleteAll(db)
             try GraceRecord.filter(Column("user") == user).deleteAll(db)
-            try Self.audit(db, "revoke", user: user, source: source, now: now, result: revoked ? "revoked" : "not-enrolled")
-            return revoked
+            let event: AuditEvent = removal == .revoke ? .revoke : .reset
+            let result: AuditResult = !removed ? .notEnrolled : removal == .revoke ? .revoked : .reset
+            try audit(db, event, user: user, source: source, now: now, result: result)
+            return removed
         }
+        if removed { await checkpointRemovingOldPages() }
+        return removed
     }
 
     /// Lifts a lockout and resets the failure count. Returns false when the user has no active
     /// enrollment.
     package func unlock(user: String, now: Int64, source: AuditSource) async throws -> Bool {
-        try await writer.write { db in
-            guard var row = try EnrollmentRecord.fetchOne(db, key: user), row.state == EnrollmentState.active.rawValue else {
-                try Self.audit(db, "unlock", user: user, source: source, now: now, result: "not-enrolled")
+        try await write(for: source.caller) { [self] db in
+            guard let row = try EnrollmentRecord.fetchOne(db, key: user), row.state == EnrollmentState.active.rawValue else {
+                try audit(db, .unlock, user: user, source: source, now: now, result: .notEnrolled)
                 return false
             }
-            row.failures = 0
-            row.lockedUntil = nil
-            row.windowAttempts = 0
-            try row.update(db)
-            try Self.audit(db, "unlock", user: user, source: source, now: now, result: "unlocked")
+            try ThrottleRecord(user: user).upsert(db)
+            try audit(db, .unlock, user: user, source: source, now: now, result: .unlocked)
             return true
         }
     }
@@ -62,8 +81,31 @@ extension Store {
                 AuditEntry(
                     id: row["id"], time: row["time"], event: row["event"], user: row["user"], service: row["service"],
                     rhost: row["rhost"], tty: row["tty"], callerUID: row["caller_uid"], callerPID: row["caller_pid"],
-                    result: row["result"])
+                    result: row["result"], count: row["count"])
             }
         }
+    }
+
+    /// Housekeeping, at most once a minute (any request may trigger it): audit retention, the
+    /// rows that summarize suppressed audit events, lapsed enrollments (their secrets leave the
+    /// log too), and the space reserve. `force` runs it now whatever the time.
+    package func maintain(now: Int64, force: Bool = false) async throws {
+        guard maintenance.claim(now: now) || force else { return }
+        reserve.replenish()
+        let summaries = auditBudget.takeSummaries(now: now, all: force)
+        let lapsed = try await writer.write { [retention] db -> Bool in
+            for summary in summaries {
+                try AuditRecord(
+                    time: summary.start, event: AuditEvent.suppressed.rawValue, user: nil, service: nil, rhost: nil, tty: nil,
+                    callerUID: Int64(summary.uid), callerPID: 0, result: AuditResult.auditRowsSuppressed.text,
+                    count: summary.count
+                ).insert(db)
+            }
+            try db.execute(sql: "DELETE FROM audit WHERE time < ?", arguments: [now - retention.maxAge])
+            try db.execute(
+                sql: "DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", arguments: [retention.maxRows])
+            return try Self.purgeLapsedEnrollments(db, now: now)
+        }
+        if lapsed || maintenance.checkpointOwed.load(ordering: .acquiring) { await checkpointRemovingOldPages() }
     }
 }

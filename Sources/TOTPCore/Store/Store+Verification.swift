@@ -18,12 +18,9 @@ extension Store {
     package func verify(
         user: String, code: SubmittedCode, now: Int64, source: AuditSource
     ) async throws -> VerifyOutcome {
-        try await writer.write { [self] db in
-            let outcome = try throttledAttempt(db, user: user, event: "verify", now: now, source: source) { row, secret in
-                switch code {
-                case .totp(let typed): return try checkTOTP(typed, row: &row, secret: secret, now: now)
-                case .recovery(let typed): return try useRecoveryCode(db, typed, user: user, now: now)
-                }
+        try await write(for: source.caller) { [self] db in
+            let outcome = try activeAttempt(db, user: user, event: .verify, now: now, source: source) { row, secret in
+                try check(code, db: db, row: &row, secret: secret, now: now)
             }
             if outcome == .accepted, source.caller.isRoot, let service = source.context.service,
                 let origin = source.context.origin
@@ -38,8 +35,8 @@ extension Store {
     package func resync(
         user: String, code: String, nextCode: String, now: Int64, source: AuditSource
     ) async throws -> VerifyOutcome {
-        try await writer.write { [self] db in
-            try throttledAttempt(db, user: user, event: "resync", now: now, source: source) { row, secret in
+        try await write(for: source.caller) { [self] db in
+            try activeAttempt(db, user: user, event: .resync, now: now, source: source) { row, secret in
                 let parameters = try row.parameters()
                 let current = Int64(OneTimePassword.step(at: now, period: parameters.period))
                 var found: Int64?
@@ -70,56 +67,82 @@ extension Store {
         }
     }
 
-    /// One checked attempt against the active enrollment, with the rate limit and lockout applied
-    /// before the code is looked at: a locked or rate-limited attempt is not checked at all, so
-    /// guesses made then teach nothing.
-    func throttledAttempt(
-        _ db: Database, user: String, event: String, now: Int64, source: AuditSource,
+    /// One throttled check against the active enrollment; what the check changes in the row
+    /// (last step, drift) is stored when it succeeds.
+    func activeAttempt(
+        _ db: Database, user: String, event: AuditEvent, now: Int64, source: AuditSource,
         check: (inout EnrollmentRecord, [UInt8]) throws -> AttemptCheck
     ) throws -> VerifyOutcome {
         guard var row = try EnrollmentRecord.fetchOne(db, key: user), row.state == EnrollmentState.active.rawValue,
             let sealed = row.sealedSecret
         else {
-            try Self.audit(db, event, user: user, source: source, now: now, result: "not-enrolled")
+            try audit(db, event, user: user, source: source, now: now, result: .notEnrolled)
             return .notEnrolled
         }
-        if let lockedUntil = row.lockedUntil, now < lockedUntil {
-            try Self.audit(db, event, user: user, source: source, now: now, result: "locked")
+        let outcome = try throttledAttempt(db, user: user, event: event, now: now, source: source) {
+            try check(&row, try sealer.open(sealed, user: user))
+        }
+        if outcome == .accepted {
+            row.lastSuccessAt = now
+            try row.update(db)
+        }
+        return outcome
+    }
+
+    /// One checked attempt for `user`, whatever it checks, with the rate limit and lockout
+    /// applied before the code is looked at: a locked or rate-limited attempt is not checked at
+    /// all, so guesses made then teach nothing. The counts are the account's, shared by every
+    /// path that checks a code, and change in the caller's transaction.
+    func throttledAttempt(
+        _ db: Database, user: String, event: AuditEvent, now: Int64, source: AuditSource,
+        auditingSuccessAs success: AuditResult = .accepted, check: () throws -> AttemptCheck
+    ) throws -> VerifyOutcome {
+        var limits = try ThrottleRecord.fetchOne(db, key: user) ?? ThrottleRecord(user: user)
+        if let lockedUntil = limits.lockedUntil, now < lockedUntil {
+            try audit(db, event, user: user, source: source, now: now, result: .locked)
             return .locked(retryAfter: lockedUntil == .max ? nil : lockedUntil - now)
         }
-        if now - row.windowStart >= throttle.interval || now < row.windowStart {
-            row.windowStart = now
-            row.windowAttempts = 0
+        if now - limits.windowStart >= throttle.interval || now < limits.windowStart {
+            limits.windowStart = now
+            limits.windowAttempts = 0
         }
-        guard row.windowAttempts < throttle.attempts else {
-            try Self.audit(db, event, user: user, source: source, now: now, result: "rate-limited")
-            return .locked(retryAfter: row.windowStart + throttle.interval - now)
+        guard limits.windowAttempts < throttle.attempts else {
+            try audit(db, event, user: user, source: source, now: now, result: .rateLimited)
+            return .locked(retryAfter: limits.windowStart + throttle.interval - now)
         }
-        row.windowAttempts += 1
-        let check = try check(&row, try sealer.open(sealed, user: user))
+        limits.windowAttempts += 1
         let outcome: VerifyOutcome
-        switch check {
+        switch try check() {
         case .accepted:
-            row.failures = 0
-            row.lockedUntil = nil
-            row.lastSuccessAt = now
+            limits.failures = 0
+            limits.lockedUntil = nil
             outcome = .accepted
-        case .replayed, .wrong:
-            row.failures += 1
-            outcome = check == .replayed ? .replayed : .rejected
-            if let delay = throttle.lockDuration(afterFailures: row.failures) {
-                row.lockedUntil = delay == .max ? .max : now + delay
-                try Self.audit(
-                    db, "lockout", user: user, source: source, now: now,
-                    result: delay == .max ? "until-unlock" : "for-\(delay)s")
+        case let failed:
+            limits.failures += 1
+            outcome = failed == .replayed ? .replayed : .rejected
+            if let delay = throttle.lockDuration(afterFailures: limits.failures) {
+                limits.lockedUntil = delay == .max ? .max : now + delay
+                try audit(
+                    db, .lockout, user: user, source: source, now: now,
+                    result: delay == .max ? .lockedUntilUnlock : .lockedFor(seconds: delay))
                 // Reported once the transaction has committed, never for a rolled-back one.
                 let observer = lockoutObserver
                 db.afterNextTransaction { _ in observer(user, delay == .max ? nil : delay) }
             }
         }
-        try row.update(db)
-        try Self.audit(db, event, user: user, source: source, now: now, result: "\(outcome)")
+        try limits.upsert(db)
+        try audit(db, event, user: user, source: source, now: now, result: outcome == .accepted ? success : outcome.auditResult)
         return outcome
+    }
+
+    /// A TOTP code against the row's secret, or a recovery code against the account's codes.
+    func check(
+        _ code: SubmittedCode, db: Database, row: inout EnrollmentRecord, secret: [UInt8], now: Int64
+    ) throws -> AttemptCheck {
+        switch code {
+        case .totp(let typed): try checkTOTP(typed, row: &row, secret: secret, now: now)
+        case .recovery(let typed): try useRecoveryCode(db, typed, user: row.user, now: now)
+        }
     }
 
     /// A TOTP code within the window around the learned drift; success re-centres the drift.
@@ -139,17 +162,28 @@ extension Store {
         }
     }
 
-    /// Marks the matching unused recovery code used. Every unused code is hashed and compared.
+    /// Marks the matching unused recovery code used. The digest is keyed, so looking it up by
+    /// value reveals nothing to a caller who could time it.
     func useRecoveryCode(_ db: Database, _ code: String, user: String, now: Int64) throws -> AttemptCheck {
-        var matched: RecoveryCodeRecord?
-        for record in try RecoveryCodeRecord.filter(Column("user") == user && Column("used_at") == nil).fetchAll(db) {
-            let candidate = RecoveryCode.hash(code, salt: record.salt)
-            if OneTimePassword.constantTimeEqual(candidate, record.hash) && matched == nil { matched = record }
-        }
-        guard var matched else { return .wrong }
+        let digest = RecoveryCode.digest(code, user: user, key: recoveryKey)
+        guard var matched = try RecoveryCodeRecord
+            .filter(Column("user") == user && Column("digest") == digest && Column("used_at") == nil).fetchOne(db)
+        else { return .wrong }
         matched.usedAt = now
         try matched.update(db)
         return .accepted
+    }
+}
+
+extension Store.VerifyOutcome {
+    var auditResult: AuditResult {
+        switch self {
+        case .accepted: .accepted
+        case .rejected: .rejected
+        case .replayed: .replayed
+        case .notEnrolled: .notEnrolled
+        case .locked: .locked
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import Logging
 
 /// The only code that touches the database. Each operation is one transaction that keeps the
 /// invariants (one active secret per user, steps only move forward, every checked code counted)
@@ -21,12 +22,20 @@ package struct Store: Sendable {
 
     let writer: DatabasePool
     let sealer: SecretSealer
+    /// Keys the recovery-code digests, so a copy of the database alone cannot test guesses.
+    let recoveryKey: SymmetricKey
     let window: Int
     let throttle: ThrottlePolicy
+    let retention: AuditRetention
     let lockoutObserver: LockoutObserver
+    let auditBudget: AuditBudget
+    let reserve: SpaceReserve
+    let maintenance: MaintenanceClock
+    let logger: Logger
 
     package init(
         path: String, key: SymmetricKey, window: Int = 1, throttle: ThrottlePolicy = ThrottlePolicy(),
+        retention: AuditRetention = AuditRetention(), logger: Logger = Logger(label: "totpd.store"),
         lockoutObserver: @escaping LockoutObserver = { _, _ in }
     ) throws {
         var configuration = Configuration()
@@ -40,9 +49,16 @@ package struct Store: Sendable {
         try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try StoreSchema.migrator.migrate(writer)
         sealer = SecretSealer(key: key)
+        recoveryKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: key, info: Data("totpd recovery codes v1".utf8), outputByteCount: 32)
         self.window = window
         self.throttle = throttle
+        self.retention = retention
+        self.logger = logger
         self.lockoutObserver = lockoutObserver
+        auditBudget = AuditBudget()
+        reserve = SpaceReserve(path: (path as NSString).deletingLastPathComponent + "/space-reserve")
+        maintenance = MaintenanceClock()
     }
 
     /// The writer connection's `PRAGMA synchronous` (2 = FULL).
@@ -50,11 +66,44 @@ package struct Store: Sendable {
         try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
+    /// One write transaction. When the disk is full and the request comes from root (the login
+    /// stack), the space reserve is released and the transaction tried once more, so root logins
+    /// go on working on a full disk; other callers get the error.
+    func write<T: Sendable>(
+        for caller: PeerCredentials, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        do {
+            return try await writer.write(body)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            guard caller.isRoot, reserve.release() else { throw error }
+            logger.critical("disk full: released the space reserve to keep root logins working", metadata: ["reserve": "\(reserve.path)"])
+            return try await writer.write(body)
+        }
+    }
+
+    /// Copies the write-ahead log into the database and truncates it, after a transaction that
+    /// removed or replaced a secret: the log would otherwise keep the old pages. The change is
+    /// committed already, so a checkpoint that readers hold up is not the request's failure: it
+    /// is logged and tried again at the next housekeeping.
+    func checkpointRemovingOldPages() async {
+        let done = (try? await writer.writeWithoutTransaction { db -> Bool in
+            for _ in 0..<10 {
+                if (try? db.checkpoint(.truncate)) != nil { return true }
+                Thread.sleep(forTimeInterval: 0.005)
+            }
+            return false
+        }) ?? false
+        maintenance.checkpointOwed.store(!done, ordering: .releasing)
+        if !done {
+            logger.warning("could not empty the write-ahead log; removed secrets stay in it until the next try")
+        }
+    }
+
     package func status(user: String, now: Int64) async throws -> EnrollmentStatus {
         try await writer.read { db in
             try Self.status(
                 user: user, enrollment: EnrollmentRecord.fetchOne(db, key: user),
-                pending: PendingEnrollmentRecord.fetchOne(db, key: user),
+                pending: PendingEnrollmentRecord.fetchOne(db, key: user), throttle: ThrottleRecord.fetchOne(db, key: user),
                 recoveryCodesLeft: RecoveryCodeRecord.filter(Column("user") == user && Column("used_at") == nil).fetchCount(db),
                 now: now)
         }
@@ -64,41 +113,44 @@ package struct Store: Sendable {
         try await writer.read { db in
             let enrollments = Dictionary(uniqueKeysWithValues: try EnrollmentRecord.fetchAll(db).map { ($0.user, $0) })
             let pending = Dictionary(uniqueKeysWithValues: try PendingEnrollmentRecord.fetchAll(db).map { ($0.user, $0) })
+            let throttles = Dictionary(uniqueKeysWithValues: try ThrottleRecord.fetchAll(db).map { ($0.user, $0) })
             let codesLeft = Dictionary(
                 try Row.fetchAll(db, sql: "SELECT user, COUNT(*) FROM recovery_code WHERE used_at IS NULL GROUP BY user")
                     .map { ($0[0] as String, $0[1] as Int) }, uniquingKeysWith: +)
             return Set(enrollments.keys).union(pending.keys).sorted().map {
                 Self.status(
-                    user: $0, enrollment: enrollments[$0], pending: pending[$0], recoveryCodesLeft: codesLeft[$0] ?? 0,
-                    now: now)
+                    user: $0, enrollment: enrollments[$0], pending: pending[$0], throttle: throttles[$0],
+                    recoveryCodesLeft: codesLeft[$0] ?? 0, now: now)
             }.filter { $0.state != .none }
         }
     }
 
     /// Records a request that was refused before reaching a store operation.
     package func recordRefusal(
-        operation: String, user: String?, reason: String, now: Int64, source: AuditSource
+        _ event: AuditEvent, user: String?, reason: AccessRefusal, now: Int64, source: AuditSource
     ) async throws {
-        try await writer.write { db in
-            try Self.audit(db, operation, user: user, source: source, now: now, result: reason)
+        // Checked before the transaction, so a suppressed refusal costs no write at all.
+        guard auditBudget.admits(source.caller, now: now, reserveHeld: reserve.isHeld) else { return }
+        try await write(for: source.caller) { [self] db in
+            try insertAudit(db, event, user: user, source: source, now: now, result: .refused(reason))
         }
     }
 
     static func status(
-        user: String, enrollment: EnrollmentRecord?, pending: PendingEnrollmentRecord?, recoveryCodesLeft: Int,
-        now: Int64
+        user: String, enrollment: EnrollmentRecord?, pending: PendingEnrollmentRecord?, throttle: ThrottleRecord?,
+        recoveryCodesLeft: Int, now: Int64
     ) -> EnrollmentStatus {
         let livePending = pending.flatMap { $0.expiresAt > now ? $0 : nil }
+        let failures = throttle?.failures ?? 0
         if let enrollment, enrollment.state == EnrollmentState.active.rawValue {
-            let locked = enrollment.lockedUntil.flatMap { $0 > now ? $0 : nil }
+            let locked = throttle?.lockedUntil.flatMap { $0 > now ? $0 : nil }
             return EnrollmentStatus(
                 user: user, state: .active, expiresAt: livePending?.expiresAt, activatedAt: enrollment.activatedAt,
-                lastSuccessAt: enrollment.lastSuccessAt, failures: enrollment.failures, lockedUntil: locked,
+                lastSuccessAt: enrollment.lastSuccessAt, failures: failures, lockedUntil: locked,
                 recoveryCodesLeft: recoveryCodesLeft)
         }
         if let livePending {
-            return EnrollmentStatus(
-                user: user, state: .pending, expiresAt: livePending.expiresAt, failures: livePending.failures)
+            return EnrollmentStatus(user: user, state: .pending, expiresAt: livePending.expiresAt, failures: failures)
         }
         if enrollment != nil {
             return EnrollmentStatus(user: user, state: .revoked, activatedAt: enrollment?.activatedAt)
@@ -106,17 +158,35 @@ package struct Store: Sendable {
         return EnrollmentStatus(user: user, state: .none)
     }
 
-    static func purgeLapsedEnrollments(_ db: Database, now: Int64) throws {
-        try PendingEnrollmentRecord.filter(Column("expires_at") <= now).deleteAll(db)
+    /// Deletes pending enrollments whose time is up; true if there were any.
+    @discardableResult
+    static func purgeLapsedEnrollments(_ db: Database, now: Int64) throws -> Bool {
+        try PendingEnrollmentRecord.filter(Column("expires_at") <= now).deleteAll(db) > 0
     }
 
-    static func audit(
-        _ db: Database, _ event: String, user: String?, source: AuditSource, now: Int64, result: String
+    /// Writes one audit row. What a non-root caller chose (the account it named, the service,
+    /// host and terminal it claims) is cut short, and rows it causes beyond its budget are only
+    /// counted (see `AuditBudget`).
+    func audit(
+        _ db: Database, _ event: AuditEvent, user: String?, source: AuditSource, now: Int64, result: AuditResult
     ) throws {
+        if !source.caller.isRoot && !result.recordsCheckedCode {
+            guard auditBudget.admits(source.caller, now: now, reserveHeld: reserve.isHeld) else { return }
+        }
+        try insertAudit(db, event, user: user, source: source, now: now, result: result)
+    }
+
+    private func insertAudit(
+        _ db: Database, _ event: AuditEvent, user: String?, source: AuditSource, now: Int64, result: AuditResult
+    ) throws {
+        let caller = source.caller
+        let cut: (String?) -> String? = { text in
+            caller.isRoot ? text : text.map { AuditBudget.shortened($0) }
+        }
         try AuditRecord(
-            time: now, event: event, user: user, service: source.context.service, rhost: source.context.rhost,
-            tty: source.context.tty, callerUID: Int64(source.caller.uid), callerPID: Int64(source.caller.pid),
-            result: result
+            time: now, event: event.rawValue, user: cut(user), service: cut(source.context.service),
+            rhost: cut(source.context.rhost), tty: cut(source.context.tty), callerUID: Int64(caller.uid),
+            callerPID: Int64(caller.pid), result: result.text, count: 1
         ).insert(db)
     }
 }

@@ -70,6 +70,37 @@ enum StoreSchema {
                     ) STRICT;
                     """)
         }
+        migrator.registerMigration("v3: shared throttle, keyed recovery digests, audit counts") { db in
+            // Nothing was released with v2, so recovery codes stored as plain salted hashes are
+            // dropped rather than converted: users regenerate them.
+            try db.execute(
+                sql: """
+                    CREATE TABLE throttle (
+                        user TEXT PRIMARY KEY NOT NULL,
+                        window_start INTEGER NOT NULL DEFAULT 0,
+                        window_attempts INTEGER NOT NULL DEFAULT 0,
+                        failures INTEGER NOT NULL DEFAULT 0,
+                        locked_until INTEGER
+                    ) STRICT;
+                    INSERT INTO throttle (user, window_start, window_attempts, failures, locked_until)
+                        SELECT user, window_start, window_attempts, failures, locked_until FROM enrollment;
+                    ALTER TABLE enrollment DROP COLUMN window_start;
+                    ALTER TABLE enrollment DROP COLUMN window_attempts;
+                    ALTER TABLE enrollment DROP COLUMN failures;
+                    ALTER TABLE enrollment DROP COLUMN locked_until;
+                    DROP TABLE recovery_code;
+                    CREATE TABLE recovery_code (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        user TEXT NOT NULL,
+                        digest BLOB NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        used_at INTEGER,
+                        UNIQUE (user, digest)
+                    ) STRICT;
+                    ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+                    CREATE INDEX audit_by_time ON audit (time);
+                    """)
+        }
         return migrator
     }
 }

@@ -6,7 +6,9 @@ import Glibc
 
 /// One line per event on stderr: `<priority>message key=value ...` when stderr goes to the
 /// journal (journald reads the sd-daemon priority prefix), the same without the prefix otherwise.
-/// Values are quoted when they contain spaces, and control characters never reach the output.
+/// Values are quoted when they contain a space, `=`, `"` or `\`, and escaped inside the quotes
+/// (`\"`, `\\`, and `\n`, `\t` or `\u{XXXX}` for control and format characters), so no value,
+/// however hostile, can end its pair early or add a line or a `key=value` of its own.
 package struct JournalLogHandler: LogHandler {
     package var logLevel: Logger.Level
     package var metadata: Logger.Metadata = [:]
@@ -23,15 +25,18 @@ package struct JournalLogHandler: LogHandler {
     }
 
     package func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        var line = withPriorityPrefix ? "<\(Self.priority(event.level))>" : "\(event.level) "
-        line += Self.clean(event.message.description)
-        for key in merged.keys.sorted() {
-            line += " \(key)=\(Self.quoted(Self.clean("\(merged[key]!)")))"
-        }
-        line += "\n"
+        let line = format(level: event.level, message: event.message, metadata: metadata.merging(event.metadata ?? [:]) { $1 })
         // One write(2) per line, so lines from concurrent requests never interleave.
         _ = Array(line.utf8).withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+
+    func format(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata) -> String {
+        var line = withPriorityPrefix ? "<\(Self.priority(level))>" : "\(level) "
+        line += Self.clean(message.description)
+        for key in metadata.keys.sorted() {
+            line += " \(Self.clean(key))=\(Self.quoted("\(metadata[key]!)"))"
+        }
+        return line + "\n"
     }
 
     /// sd-daemon(3) priorities.
@@ -47,11 +52,37 @@ package struct JournalLogHandler: LogHandler {
     }
 
     static func clean(_ text: String) -> String {
-        String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
+        String(text.unicodeScalars.map { isUnprintable($0) ? "?" : Character($0) })
     }
 
     static func quoted(_ value: String) -> String {
-        guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        var needsQuotes = value.isEmpty
+        var escaped = ""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\\", "\"":
+                escaped += "\\" + String(scalar)
+                needsQuotes = true
+            case " ", "=":
+                escaped.unicodeScalars.append(scalar)
+                needsQuotes = true
+            case "\n": escaped += "\\n"
+            case "\t": escaped += "\\t"
+            case _ where isUnprintable(scalar):
+                escaped += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default:
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return needsQuotes || escaped != value ? "\"" + escaped + "\"" : value
+    }
+
+    /// Control characters, and format characters such as bidirectional overrides and line
+    /// separators, which could make a line read differently from what it holds.
+    private static func isUnprintable(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: true
+        default: false
+        }
     }
 }

@@ -2,8 +2,8 @@ import Crypto
 import Foundation
 
 /// Recovery codes: 10 lowercase base32 characters (50 bits), shown as `abcde-fghij`, accepted in
-/// any case with or without the hyphen. Stored as SHA-256(salt || code) with a random salt each;
-/// 50 random bits make a slow hash unnecessary.
+/// any case with or without the hyphen. Stored as a keyed digest; 50 random bits make a slow hash
+/// unnecessary.
 package enum RecoveryCode {
     package static let count = 10
     static let length = 10
@@ -24,14 +24,13 @@ package enum RecoveryCode {
         return compact
     }
 
-    static func hash(_ normalized: String, salt: Data) -> Data {
-        var hasher = SHA256()
-        hasher.update(data: salt)
-        hasher.update(data: Data(normalized.utf8))
-        return Data(hasher.finalize())
-    }
-
-    static func newSalt() -> Data {
-        SymmetricKey(size: .bits128).withUnsafeBytes { Data($0) }
+    /// HMAC-SHA-256 under a key derived from the store key, bound to the account: without the
+    /// key, a copy of the database tells nothing about the codes.
+    static func digest(_ normalized: String, user: String, key: SymmetricKey) -> Data {
+        var mac = HMAC<SHA256>(key: key)
+        mac.update(data: Data(user.utf8))
+        mac.update(data: [0])
+        mac.update(data: Data(normalized.utf8))
+        return Data(mac.finalize())
     }
 }

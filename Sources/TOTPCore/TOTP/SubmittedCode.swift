@@ -15,4 +15,18 @@ package enum SubmittedCode: Sendable, Equatable {
             return nil
         }
     }
+
+    /// As sent on the wire.
+    package var text: String {
+        switch self {
+        case .totp(let digits): digits
+        case .recovery(let normalized): normalized
+        }
+    }
+
+    /// The digits of a TOTP code; nil for a recovery code.
+    package var digits: String? {
+        guard case .totp(let digits) = self else { return nil }
+        return digits
+    }
 }

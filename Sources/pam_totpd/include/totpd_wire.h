@@ -36,6 +36,7 @@ enum {
     TOTPD_OP_RESYNC = 10,
     TOTPD_OP_PRECHECK = 11,
     TOTPD_OP_LOGIN_ENROLL = 12,
+    TOTPD_OP_RESET = 13,
 };
 
 /* Result codes (second body byte of a response). */

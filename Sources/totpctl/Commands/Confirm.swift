@@ -17,7 +17,7 @@ struct Confirm: AsyncParsableCommand {
 
     func run() async throws {
         let user = try account.resolvedUser()
-        let code = try CodeReader.read("Code from the app: ")
+        let code = try CodeReader.code("Code from the app: ")
         let response = try await connection.call(.enrollConfirm(user: user, code: code))
         if json {
             struct Confirmed: Encodable {

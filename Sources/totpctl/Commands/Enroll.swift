@@ -33,7 +33,7 @@ struct Enroll: AsyncParsableCommand {
 
     func run() async throws {
         let user = try account.resolvedUser()
-        let proof = replace ? try CodeReader.read("A current code or a recovery code: ") : nil
+        let proof = replace ? try CodeReader.code("A current code or a recovery code: ") : nil
         let request = Request.enrollBegin(user: user, proof: proof)
         let response = try await connection.call(request)
         guard let secret = response.string(.secret), let uri = response.string(.uri),
@@ -70,12 +70,15 @@ struct Enroll: AsyncParsableCommand {
     /// shows the recovery codes.
     private func confirmInteractively(user: String, digits: Int) async throws {
         for attempt in 1...Self.attempts {
-            let typed = try CodeReader.read("Enter the \(digits)-digit code from your app: ")
+            let typed = SubmittedCode(try CodeReader.read("Enter the \(digits)-digit code from your app: "))
             do {
+                guard let typed, typed.digits != nil else { throw DaemonRefusal(result: .rejected) }
                 let response = try await connection.call(.enrollConfirm(user: user, code: typed))
                 print("\n\(user) is enrolled.\n\n" + OutputFormat.recoveryCodes(response.recoveryCodes))
                 return
-            } catch let refusal as DaemonRefusal where refusal.result == .rejected || refusal.result == .badRequest {
+            } catch let refusal as DaemonRefusal where refusal.result == .rejected || refusal.result == .notEnrolled {
+                // The daemon voids the enrollment after the last wrong code it allows.
+                if refusal.result == .notEnrolled && attempt < Self.attempts { throw refusal }
                 let left = Self.attempts - attempt
                 print(left > 0
                     ? "That code is not right (check the app shows this account). \(left) more attempt\(left == 1 ? "" : "s")."

@@ -18,7 +18,7 @@ struct RecoveryCodes: AsyncParsableCommand {
 
     func run() async throws {
         let user = try account.resolvedUser()
-        let code = try CodeReader.read("Code from the app: ")
+        let code = try CodeReader.code("Code from the app: ")
         let response = try await connection.call(.regenerateRecoveryCodes(user: user, code: code))
         print(OutputFormat.recoveryCodes(response.recoveryCodes))
     }

@@ -10,8 +10,8 @@ struct Resync: AsyncParsableCommand {
     @OptionGroup var account: UserOptions
     func run() async throws {
         let user = try account.resolvedUser()
-        let code = try CodeReader.read("Code from the app: ")
-        let nextCode = try CodeReader.read("The next code, once the app shows it: ")
+        let code = try CodeReader.code("Code from the app: ")
+        let nextCode = try CodeReader.code("The next code, once the app shows it: ")
         _ = try await connection.call(.resync(user: user, code: code, nextCode: nextCode))
         print("\(user) is resynchronised.")
     }
