@@ -13,7 +13,7 @@ SWIFT      ?= swift
 PYTHON     ?= /usr/bin/python3
 BUILD      := build
 
-DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev pamtester oathtool python3-pytest passwd util-linux binutils sqlite3 systemd sudo valgrind openssh-server openssh-client python3-paramiko zbar-tools python3-pil python3-pexpect groff-base
+DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev pamtester oathtool python3-pytest passwd util-linux mount binutils sqlite3 systemd sudo valgrind openssh-server openssh-client python3-paramiko zbar-tools python3-pil python3-pexpect groff-base
 
 PAM_SOURCES := $(wildcard Sources/pam_totpd/*.c) $(wildcard Sources/pam_totpd/include/*.h)
 PAM_CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -D_FORTIFY_SOURCE=2 \
@@ -81,8 +81,14 @@ test-swift:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# The directory-service stand-in of the system tests: a glibc NSS module (Tests/nss).
+NSS_STANDIN := $(BUILD)/tests/libnss_totpdtest.so.2
+$(NSS_STANDIN): Tests/nss/nss_totpdtest.c
+	@mkdir -p $(BUILD)/tests
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -shared -o $@ $< -lpthread
+
 # Real binaries, real libpam (pamtester), real users: needs root.
-test-system: $(BUILD)/pam_totpd.so
+test-system: $(BUILD)/pam_totpd.so $(NSS_STANDIN)
 	$(SWIFT) build
 	TOTPD_BIN=$(CURDIR)/.build/debug/totpd TOTPCTL_BIN=$(CURDIR)/.build/debug/totpctl \
 	PAM_MODULE=$(CURDIR)/$(BUILD)/pam_totpd.so \

@@ -37,8 +37,12 @@ def workdir():
 
 
 class Daemon:
-    def __init__(self, workdir, config=""):
+    def __init__(self, workdir, config="", environment=None, prefix=None):
+        """`environment` (extra variables) and `prefix` (a command to run it under) are for the NSS
+        stand-in (Tests/system/nss_standin.py)."""
         self.workdir = workdir
+        self.environment = dict(environment or {})
+        self.prefix = list(prefix or [])
         self.socket = str(workdir / "socket")
         self.state = str(workdir / "state")
         self.config = workdir / "totpd.conf"
@@ -51,8 +55,9 @@ class Daemon:
                 "--issuer", "system-test"]
 
     def start(self, command=None):
-        self.process = subprocess.Popen(command or self.command(), stdin=subprocess.DEVNULL, stdout=self.log,
-                                        stderr=self.log)
+        self.process = subprocess.Popen(self.prefix + (command or self.command()),
+                                        env=dict(os.environ, **self.environment), stdin=subprocess.DEVNULL,
+                                        stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"totpd exited early:\n{self.logged()}"
