@@ -31,6 +31,7 @@ MATRIX = [
     ("resync", ["resync", "--user", "{target}"], True, False, False),
     ("list", ["list"], False, True, False),
     ("revoke", ["revoke", "{target}"], False, True, False),
+    ("reset", ["reset", "{target}"], False, True, False),
     ("unlock", ["unlock", "{target}"], False, True, False),
     ("log", ["log", "--user", "{target}"], False, True, False),
 ]
@@ -109,3 +110,48 @@ def test_root_lists_and_revokes(tools, make_user):
     assert tools.totpctl("revoke", user).returncode == 0
     again = tools.totpctl("revoke", user)
     assert again.returncode != 0 and "not enrolled" in again.stderr
+
+
+def test_admins_cannot_take_over_root_or_another_admin(tools, make_user, admin_group, pam_service):
+    admin, other_admin = make_user(), make_user()
+    for member in (admin, other_admin):
+        subprocess.run(["usermod", "-a", "-G", admin_group, member], check=True)
+    root_secret, other_secret = enroll(tools, "root"), enroll(tools, other_admin)
+    for target in ("root", other_admin, admin):
+        for operation in ("revoke", "reset", "unlock"):
+            attempt = tools.totpctl(operation, target, user=admin)
+            assert refused(attempt) and "only root may change" in attempt.stderr, (operation, target, attempt.stderr)
+    # Replacing their factor needs that account's own code, like the account itself would.
+    for target, secret in (("root", root_secret), (other_admin, other_secret)):
+        bare = tools.totpctl("enroll", "--user", target, "--json", user=admin)
+        assert bare.returncode != 0 and "give a current code" in bare.stderr, bare.stderr
+        guessed = tools.totpctl("enroll", "--user", target, "--json", "--replace", user=admin, codes=["000000"])
+        assert guessed.returncode != 0
+    assert json.loads(tools.totpctl("status", "root", "--json").stdout)["state"] == "active"
+    # Root's factor still logs root in; an ordinary user stays in the admins' reach.
+    service = pam_service(f"socket={tools.daemon.socket}")
+    assert tools.pamtester(service, "root", totp(root_secret, 1)).returncode == 0
+    plain = make_user()
+    enroll(tools, plain)
+    assert tools.totpctl("revoke", plain, user=admin).returncode == 0
+    log = json.loads(tools.totpctl("log", "--json").stdout)
+    assert sum(1 for e in log if e["result"] == "needs-root") == 9
+
+
+def test_revoke_keeps_the_user_out_until_an_admin_resets(tools, make_user):
+    user = make_user()
+    begun = tools.totpctl("enroll", "--json", user=user)
+    secret = json.loads(begun.stdout)["secret"]
+    assert tools.totpctl("confirm", user=user, codes=[totp(secret)]).returncode == 0
+    assert tools.totpctl("revoke", user).returncode == 0
+    # Lost phone, or a compromised session: that session cannot bind a new phone.
+    again = tools.totpctl("enroll", "--json", user=user)
+    assert again.returncode != 0 and "revoked" in again.stderr and "totpctl reset" in again.stderr
+    assert json.loads(tools.totpctl("status", user, "--json").stdout)["state"] == "revoked"
+    assert tools.totpctl("reset", user).returncode == 0
+    assert json.loads(tools.totpctl("status", user, "--json").stdout)["state"] == "none"
+    fresh = tools.totpctl("enroll", "--json", user=user)
+    assert fresh.returncode == 0, fresh.stderr
+    events = [(e["event"], e["result"]) for e in json.loads(tools.totpctl("log", "--user", user, "--json").stdout)]
+    assert ("revoke", "revoked") in events and ("enroll-begin", "revoked-until-reset") in events
+    assert ("reset", "reset") in events

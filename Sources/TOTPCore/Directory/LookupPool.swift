@@ -65,13 +65,16 @@ package final class LookupPool: Sendable {
                 answer.give(.failure(Refusal(description: "the account database did not answer within \(timeLimit.nanoseconds / 1_000_000) ms")))
             }
             threads.submit { state in
-                defer { release() }
+                // Released before the answer goes out, so the caller's next lookup finds its slot free.
                 guard state == .active else {
+                    release()
                     answer.give(.failure(Refusal(description: "the daemon is shutting down")))
                     return
                 }
-                answer.give(Result { try lookup() })
+                let result = Result { try lookup() }
+                release()
                 timer.cancel()
+                answer.give(result)
             }
         }
     }

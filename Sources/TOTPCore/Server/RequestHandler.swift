@@ -189,7 +189,15 @@ package struct RequestHandler: Sendable {
     /// exempt, and is prompted like anyone (the dialogue does not reveal accounts). STATE lets a
     /// module configured with unenrolled=allow skip users without an enrollment.
     private func precheck(target: Target, context: AuditContext, caller: PeerCredentials, now: Int64) async throws -> Response {
-        let state = try await store.status(user: target.name, now: now).state
+        var state = try await store.status(user: target.name, now: now).state
+        if target.account == nil, state == .none {
+            // Unknown to the directory, but maybe enrolled under another spelling (a directory
+            // that answers only for the canonical one): any such enrollment means "ask".
+            for name in try await store.enrolledNames(matchingCaseInsensitively: target.name) {
+                let other = try await store.status(user: name, now: now).state
+                if other != .none { state = other }
+            }
+        }
         if let account = target.account {
             let requires = try await configuration.secondFactor.requiresCode(user: account.name) { group in
                 try await directory.isMember(account, ofGroup: group, for: caller.uid)

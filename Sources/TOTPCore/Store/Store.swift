@@ -109,6 +109,18 @@ package struct Store: Sendable {
         }
     }
 
+    /// The accounts with an enrollment (active, pending or revoked) whose name differs from
+    /// `user` in ASCII case only: for names the directory does not know, so that a directory
+    /// blind to an account cannot make its enrollment look absent.
+    package func enrolledNames(matchingCaseInsensitively user: String) async throws -> [String] {
+        try await writer.read { db in
+            try String.fetchAll(
+                db,
+                sql: "SELECT user FROM enrollment WHERE user = ? COLLATE NOCASE UNION SELECT user FROM pending_enrollment WHERE user = ? COLLATE NOCASE",
+                arguments: [user, user])
+        }
+    }
+
     package func list(now: Int64) async throws -> [EnrollmentStatus] {
         try await writer.read { db in
             let enrollments = Dictionary(uniqueKeysWithValues: try EnrollmentRecord.fetchAll(db).map { ($0.user, $0) })

@@ -32,10 +32,11 @@ struct Enroll: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let user = try account.resolvedUser()
+        let named = try account.resolvedUser()
         let proof = replace ? try CodeReader.code("A current code or a recovery code: ") : nil
-        let request = Request.enrollBegin(user: user, proof: proof)
-        let response = try await connection.call(request)
+        let response = try await connection.call(.enrollBegin(user: named, proof: proof))
+        // The account as the directory spells it: the daemon keys everything on that.
+        let user = response.string(.user) ?? named
         guard let secret = response.string(.secret), let uri = response.string(.uri),
             let expires = OutputFormat.timestamp(response.u64(.expiresAt).map { Int64(clamping: $0) })
         else { throw ValidationError("the daemon's answer lacks enrollment fields") }
