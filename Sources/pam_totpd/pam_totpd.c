@@ -422,29 +422,44 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
             goto out;
         }
     }
-    if (earlier == NULL) {
-        rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", args.prompt);
-        if (rc != PAM_SUCCESS || code == NULL) {
-            pam_syslog(pamh, LOG_ERR, "conversation failed for user \"%s\": %s", user,
-                       pam_strerror(pamh, rc));
-            retval = PAM_CONV_ERR;
+    if (earlier != NULL) {
+        retval = ask_daemon(pamh, &args, silent, TOTPD_OP_VERIFY, user, earlier, response);
+        if (retval != PAM_SUCCESS)
+            goto out;
+        /* With try_first_pass the item may be a password that only looks like a code: when it is
+           not the code, ask for the code, as pam_unix does with a password it cannot use. Not
+           enrolled is asked too, so the dialogue does not reveal enrollment. */
+        if (args.first_pass == TOTPD_FIRST_PASS_USE ||
+            (response->result != TOTPD_RESULT_REJECTED &&
+             response->result != TOTPD_RESULT_NOT_ENROLLED)) {
+            retval = map_result(pamh, &args, silent, user, TOTPD_OP_VERIFY, response);
             goto out;
         }
-
-        /* Not a code at all: say no without bothering the daemon (and without logging it). */
-        if (!totpd_code_is_wellformed(code)) {
-            pam_syslog(pamh, LOG_NOTICE,
-                       "user \"%s\" entered something that is neither a %d to %d digit code nor a "
-                       "recovery code",
-                       user, TOTPD_CODE_MIN_DIGITS, TOTPD_CODE_MAX_DIGITS);
-            tell_user(pamh, silent, WRONG_CODE_TEXT);
-            retval = PAM_AUTH_ERR;
-            goto out;
-        }
+        pam_syslog(pamh, LOG_INFO,
+                   "try_first_pass: the earlier item is not a code of user \"%s\"; asking for one",
+                   user);
     }
 
-    retval = ask_daemon(pamh, &args, silent, TOTPD_OP_VERIFY, user, earlier != NULL ? earlier : code,
-                        response);
+    rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", args.prompt);
+    if (rc != PAM_SUCCESS || code == NULL) {
+        pam_syslog(pamh, LOG_ERR, "conversation failed for user \"%s\": %s", user,
+                   pam_strerror(pamh, rc));
+        retval = PAM_CONV_ERR;
+        goto out;
+    }
+
+    /* Not a code at all: say no without bothering the daemon (and without logging it). */
+    if (!totpd_code_is_wellformed(code)) {
+        pam_syslog(pamh, LOG_NOTICE,
+                   "user \"%s\" entered something that is neither a %d to %d digit code nor a "
+                   "recovery code",
+                   user, TOTPD_CODE_MIN_DIGITS, TOTPD_CODE_MAX_DIGITS);
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        retval = PAM_AUTH_ERR;
+        goto out;
+    }
+
+    retval = ask_daemon(pamh, &args, silent, TOTPD_OP_VERIFY, user, code, response);
     if (retval != PAM_SUCCESS)
         goto out;
     retval = map_result(pamh, &args, silent, user, TOTPD_OP_VERIFY, response);
