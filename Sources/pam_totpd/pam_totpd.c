@@ -177,13 +177,17 @@ enum { ASK_FOR_CODE = -1, START_ENROLLMENT = -2, SHOW_ENROLLMENT = -3 };
 /* The one place where answers become PAM codes (docs/PROTOCOL.md, "Result codes"). Every
    refusal shows the same text, so the dialogue does not reveal enrollment. EXEMPT and GRACE are
    meaningful only as answers to PRECHECK; OK to PRECHECK means "ask for a code". A daemon that
-   will not start an enrollment at login leaves the user to the unenrolled=deny path. */
+   will not start an enrollment at login leaves the user to the unenrolled=deny path. Only the
+   states none and pending are unenrolled: revoked means an admin took the second factor away
+   (a lost phone, a compromised session), so neither allow nor enroll may skip it, and a state
+   the module does not know is asked for a code too. */
 static int map_result(pam_handle_t *pamh, const totpd_args *args, bool silent, const char *user,
                       uint8_t operation, const totpd_response *response) {
     const bool precheck = operation == TOTPD_OP_PRECHECK;
     const bool login_enroll = operation == TOTPD_OP_LOGIN_ENROLL;
     const bool unenrolled =
-        precheck && response->has_state && strcmp(response->state, "active") != 0;
+        precheck && response->has_state &&
+        (strcmp(response->state, "none") == 0 || strcmp(response->state, "pending") == 0);
     const char *service = NULL;
     switch (response->result) {
     case TOTPD_RESULT_OK:

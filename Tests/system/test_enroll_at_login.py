@@ -15,6 +15,7 @@ import pexpect
 import pytest
 
 from conftest import totp, wrong_code
+from test_pam_login import enroll
 from test_qr_scannable import decode_utf8_qr
 from test_sshd import Login, SSHServer, make_ssh_user, make_user_key, ssh_user  # noqa: F401 (fixtures)
 from test_sudo import SudoUser
@@ -87,13 +88,16 @@ def test_first_ssh_login_sets_up_the_code_and_the_next_asks_only_for_it(tools, w
         assert again.prompts == ["Verification code: "]
         assert Login(server.port, ssh_user, codes[0], key).output == f"logged-in-as-{ssh_user}"
 
-        # Revoked, the user sets up afresh at the next login: a new secret, the old one is void.
+        # Revoked, the user is not set up afresh at login (an admin took the factor away): asked
+        # for a code, the old one is void. An admin enrolls the user again.
         assert tools.totpctl("revoke", ssh_user).returncode == 0
-        renewed = FirstLogin(ssh_user, workdir)
-        assert Login(server.port, ssh_user, renewed, key).output == f"logged-in-as-{ssh_user}"
-        assert renewed.secret != first.secret
-        assert Login(server.port, ssh_user, totp(first.secret, 2), key).output is None
+        revoked = Login(server.port, ssh_user, totp(first.secret, 2), key)
+        assert revoked.output is None and revoked.prompts == ["Verification code: "], revoked.prompts
+        assert json.loads(tools.totpctl("status", ssh_user, "--json").stdout)["state"] == "revoked"
+        assert audit(tools, ssh_user).count(("enroll-begin", "pending")) == 1
         assert ("login-enroll", "not-root") not in audit(tools, ssh_user)
+        renewed = enroll(tools, ssh_user)
+        assert Login(server.port, ssh_user, totp(renewed, 1), key).output == f"logged-in-as-{ssh_user}"
     finally:
         server.stop()
 

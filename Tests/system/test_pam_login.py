@@ -215,3 +215,18 @@ def test_try_first_pass_asks_for_the_code_when_the_earlier_password_is_not_it(to
     taken, shown = login(stack("try_first_pass", "auth optional pam_unix.so\n"), totp(secret, 2))
     assert taken.returncode == 0 and AUTH_OK in taken.stdout, shown
     assert "Verification code" not in shown
+
+
+def test_unenrolled_allow_does_not_let_a_revoked_user_skip_the_code(tools, pam_service, make_user):
+    revoked, newcomer = make_user(), make_user()
+    secret = enroll(tools, revoked)
+    withdrawn = tools.totpctl("revoke", revoked)
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    service = pam_service(f"socket={tools.daemon.socket} unenrolled=allow")
+    let_ignore_pass(service)  # PAM_IGNORE would pass: a refusal shows the module did not ignore
+    refused = tools.pamtester(service, revoked, totp(secret, 1))
+    assert refused.returncode != 0 and AUTH_FAILED in refused.stderr, refused.stdout + refused.stderr
+    assert "Verification code" in refused.stdout + refused.stderr
+    skipped = subprocess.run(["pamtester", service, newcomer, "authenticate"], input="", capture_output=True,
+                             text=True, timeout=30)
+    assert skipped.returncode == 0, skipped.stderr  # never enrolled: still let through unasked
