@@ -177,13 +177,17 @@ enum { ASK_FOR_CODE = -1, START_ENROLLMENT = -2, SHOW_ENROLLMENT = -3 };
 /* The one place where answers become PAM codes (docs/PROTOCOL.md, "Result codes"). Every
    refusal shows the same text, so the dialogue does not reveal enrollment. EXEMPT and GRACE are
    meaningful only as answers to PRECHECK; OK to PRECHECK means "ask for a code". A daemon that
-   will not start an enrollment at login leaves the user to the unenrolled=deny path. */
+   will not start an enrollment at login leaves the user to the unenrolled=deny path. Only the
+   states none and pending are unenrolled: revoked means an admin took the second factor away
+   (a lost phone, a compromised session), so neither allow nor enroll may skip it, and a state
+   the module does not know is asked for a code too. */
 static int map_result(pam_handle_t *pamh, const totpd_args *args, bool silent, const char *user,
                       uint8_t operation, const totpd_response *response) {
     const bool precheck = operation == TOTPD_OP_PRECHECK;
     const bool login_enroll = operation == TOTPD_OP_LOGIN_ENROLL;
     const bool unenrolled =
-        precheck && response->has_state && strcmp(response->state, "active") != 0;
+        precheck && response->has_state &&
+        (strcmp(response->state, "none") == 0 || strcmp(response->state, "pending") == 0);
     const char *service = NULL;
     switch (response->result) {
     case TOTPD_RESULT_OK:
@@ -422,29 +426,44 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
             goto out;
         }
     }
-    if (earlier == NULL) {
-        rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", args.prompt);
-        if (rc != PAM_SUCCESS || code == NULL) {
-            pam_syslog(pamh, LOG_ERR, "conversation failed for user \"%s\": %s", user,
-                       pam_strerror(pamh, rc));
-            retval = PAM_CONV_ERR;
+    if (earlier != NULL) {
+        retval = ask_daemon(pamh, &args, silent, TOTPD_OP_VERIFY, user, earlier, response);
+        if (retval != PAM_SUCCESS)
+            goto out;
+        /* With try_first_pass the item may be a password that only looks like a code: when it is
+           not the code, ask for the code, as pam_unix does with a password it cannot use. Not
+           enrolled is asked too, so the dialogue does not reveal enrollment. */
+        if (args.first_pass == TOTPD_FIRST_PASS_USE ||
+            (response->result != TOTPD_RESULT_REJECTED &&
+             response->result != TOTPD_RESULT_NOT_ENROLLED)) {
+            retval = map_result(pamh, &args, silent, user, TOTPD_OP_VERIFY, response);
             goto out;
         }
-
-        /* Not a code at all: say no without bothering the daemon (and without logging it). */
-        if (!totpd_code_is_wellformed(code)) {
-            pam_syslog(pamh, LOG_NOTICE,
-                       "user \"%s\" entered something that is neither a %d to %d digit code nor a "
-                       "recovery code",
-                       user, TOTPD_CODE_MIN_DIGITS, TOTPD_CODE_MAX_DIGITS);
-            tell_user(pamh, silent, WRONG_CODE_TEXT);
-            retval = PAM_AUTH_ERR;
-            goto out;
-        }
+        pam_syslog(pamh, LOG_INFO,
+                   "try_first_pass: the earlier item is not a code of user \"%s\"; asking for one",
+                   user);
     }
 
-    retval = ask_daemon(pamh, &args, silent, TOTPD_OP_VERIFY, user, earlier != NULL ? earlier : code,
-                        response);
+    rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &code, "%s", args.prompt);
+    if (rc != PAM_SUCCESS || code == NULL) {
+        pam_syslog(pamh, LOG_ERR, "conversation failed for user \"%s\": %s", user,
+                   pam_strerror(pamh, rc));
+        retval = PAM_CONV_ERR;
+        goto out;
+    }
+
+    /* Not a code at all: say no without bothering the daemon (and without logging it). */
+    if (!totpd_code_is_wellformed(code)) {
+        pam_syslog(pamh, LOG_NOTICE,
+                   "user \"%s\" entered something that is neither a %d to %d digit code nor a "
+                   "recovery code",
+                   user, TOTPD_CODE_MIN_DIGITS, TOTPD_CODE_MAX_DIGITS);
+        tell_user(pamh, silent, WRONG_CODE_TEXT);
+        retval = PAM_AUTH_ERR;
+        goto out;
+    }
+
+    retval = ask_daemon(pamh, &args, silent, TOTPD_OP_VERIFY, user, code, response);
     if (retval != PAM_SUCCESS)
         goto out;
     retval = map_result(pamh, &args, silent, user, TOTPD_OP_VERIFY, response);

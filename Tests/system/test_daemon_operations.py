@@ -3,6 +3,7 @@ codes, systemd socket activation and readiness, connection limits, shutdown unde
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -109,6 +110,32 @@ def test_exempt_users_get_pam_ignore(workdir, make_user, make_group, pam_service
                                  text=True, timeout=30)
         assert control.returncode != 0
     finally:
+        daemon.stop()
+
+
+def test_shipped_example_service_lets_exempt_users_in_and_asks_the_others(workdir, make_user, make_group):
+    exempt_group = make_group()
+    exempt, required = make_user(), make_user()
+    subprocess.run(["usermod", "-a", "-G", exempt_group, exempt], check=True)
+    daemon = Daemon(workdir, f"second_factor:\n  exempt: [\"%{exempt_group}\"]\n")
+    daemon.start()
+    service = Path("/etc/pam.d", "totpd-example-" + secrets.token_hex(4))
+    shipped = (REPOSITORY / "config/pam.d/totpd-example").read_text()
+    assert shipped.count(" pam_totpd.so socket=/run/totpd/socket ") == 1
+    service.write_text(shipped.replace(" pam_totpd.so socket=/run/totpd/socket ",
+                                       f" {workdir / 'pam_totpd.so'} socket={daemon.socket} "))
+    try:
+        tools = Tools(workdir, daemon)
+        secret = enroll(tools, required)
+        free = subprocess.run(["pamtester", service.name, exempt, "authenticate"], input="", capture_output=True,
+                              text=True, timeout=30)
+        assert free.returncode == 0, free.stdout + free.stderr
+        assert tools.pamtester(service.name, required, wrong_code(secret)).returncode != 0
+        assert tools.pamtester(service.name, required, totp(secret, 1)).returncode == 0
+        daemon.stop()  # a failure of the module never reaches pam_permit.so
+        assert tools.pamtester(service.name, exempt, "").returncode != 0
+    finally:
+        service.unlink(missing_ok=True)
         daemon.stop()
 
 

@@ -15,8 +15,9 @@ import pexpect
 import pytest
 
 from conftest import totp, wrong_code
+from test_pam_login import enroll
 from test_qr_scannable import decode_utf8_qr
-from test_sshd import Login, SSHServer, make_user_key, ssh_user  # noqa: F401 (ssh_user is a fixture)
+from test_sshd import Login, SSHServer, make_ssh_user, make_user_key, ssh_user  # noqa: F401 (fixtures)
 from test_sudo import SudoUser
 
 SSH_SERVICE = "totpd-enroll-sshd"

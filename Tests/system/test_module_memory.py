@@ -2,6 +2,7 @@
 on the success path and on each way of failing."""
 
 import subprocess
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -39,6 +40,13 @@ def test_module_is_clean_under_valgrind(tools, pam_service, make_user):
         assert run.returncode == status, (name, run.stderr[-2000:])
         assert "ERROR SUMMARY: 0 errors" in run.stderr, (name, run.stderr[-2000:])
         assert "All heap blocks were freed" in run.stderr, (name, run.stderr[-2000:])
+    # try_first_pass: pam_unix's "password" (PAM_AUTHTOK) is sent first, refused, and the code is asked.
+    tried = pam_service(f"socket={tools.daemon.socket} timeout=2 try_first_pass")
+    path = Path("/etc/pam.d", tried)
+    path.write_text("auth optional pam_unix.so\n" + path.read_text())
+    run = under_valgrind(tried, user, wrong_code(secret) + "\n" + totp(secret, 2))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "ERROR SUMMARY: 0 errors" in run.stderr and "All heap blocks were freed" in run.stderr, run.stderr[-2000:]
     tools.daemon.stop()
     down = under_valgrind(service, user, totp(secret, 2))
     assert down.returncode == 1 and "ERROR SUMMARY: 0 errors" in down.stderr, down.stderr[-2000:]

@@ -180,3 +180,53 @@ def test_use_first_pass_takes_the_code_an_earlier_module_collected(tools, pam_se
     alone = pam_service(f"socket={tools.daemon.socket} use_first_pass")
     refused = tools.pamtester(alone, user, totp(secret, 2))
     assert refused.returncode != 0 and "Verification code" not in refused.stdout + refused.stderr
+
+
+def test_try_first_pass_asks_for_the_code_when_the_earlier_password_is_not_it(tools, pam_service, make_user):
+    user = make_user()
+    secret = enroll(tools, user)
+    # A password shaped like a code: pam_unix accepts it, and the daemon refuses it as a code.
+    password = wrong_code(secret)
+    subprocess.run(["chpasswd"], input=f"{user}:{password}\n", text=True, check=True)
+
+    def stack(flag, first="auth requisite pam_unix.so\n"):
+        service = pam_service(f"socket={tools.daemon.socket} {flag}")
+        path = Path("/etc/pam.d", service)
+        path.write_text(first + path.read_text())
+        return service
+
+    def login(service, *typed):
+        result = subprocess.run(["pamtester", service, user, "authenticate"], input="".join(t + "\n" for t in typed),
+                                capture_output=True, text=True, timeout=30)
+        return result, result.stdout + result.stderr
+
+    tried = stack("try_first_pass")
+    right, shown = login(tried, password, totp(secret, 1))
+    assert right.returncode == 0 and AUTH_OK in right.stdout, shown
+    assert "Verification code: " in shown and "Wrong code." not in shown
+    wrong, shown = login(tried, password, wrong_code(secret))
+    assert wrong.returncode != 0 and "Verification code: " in shown and AUTH_FAILED in wrong.stderr, shown
+
+    # use_first_pass never asks: the same password is refused as the code.
+    used, shown = login(stack("use_first_pass"), password, totp(secret, 2))
+    assert used.returncode != 0 and "Verification code" not in shown, shown
+
+    # A code typed at the password prompt (pam_unix fails, optional) is still taken without asking.
+    taken, shown = login(stack("try_first_pass", "auth optional pam_unix.so\n"), totp(secret, 2))
+    assert taken.returncode == 0 and AUTH_OK in taken.stdout, shown
+    assert "Verification code" not in shown
+
+
+def test_unenrolled_allow_does_not_let_a_revoked_user_skip_the_code(tools, pam_service, make_user):
+    revoked, newcomer = make_user(), make_user()
+    secret = enroll(tools, revoked)
+    withdrawn = tools.totpctl("revoke", revoked)
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    service = pam_service(f"socket={tools.daemon.socket} unenrolled=allow")
+    let_ignore_pass(service)  # PAM_IGNORE would pass: a refusal shows the module did not ignore
+    refused = tools.pamtester(service, revoked, totp(secret, 1))
+    assert refused.returncode != 0 and AUTH_FAILED in refused.stderr, refused.stdout + refused.stderr
+    assert "Verification code" in refused.stdout + refused.stderr
+    skipped = subprocess.run(["pamtester", service, newcomer, "authenticate"], input="", capture_output=True,
+                             text=True, timeout=30)
+    assert skipped.returncode == 0, skipped.stderr  # never enrolled: still let through unasked

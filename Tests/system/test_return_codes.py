@@ -104,8 +104,10 @@ def the_shown_key_s_code(shown):
 
 
 def test_every_row_of_the_return_code_table(tools, workdir, make_user):
-    enrolled, newcomer = make_user(), make_user()
+    enrolled, newcomer, revoked = make_user(), make_user(), make_user()
     secret = enroll(tools, enrolled)
+    revoked_secret = enroll(tools, revoked)
+    assert tools.totpctl("revoke", revoked).returncode == 0
     socket_argument = f"socket={tools.daemon.socket}"
 
     def code_of(user, arguments, typed, **options):
@@ -116,6 +118,11 @@ def test_every_row_of_the_return_code_table(tools, workdir, make_user):
     assert code_of(enrolled, [], wrong_code(secret)) == PAM_AUTH_ERR             # wrong
     assert code_of(newcomer, [], "123456") == PAM_AUTH_ERR                       # not enrolled, deny
     assert code_of(newcomer, ["unenrolled=allow"], "") == PAM_IGNORE             # not enrolled, allow
+    result, shown = authenticate(workdir, revoked, [socket_argument, "unenrolled=allow"], totp(revoked_secret, 1))
+    assert result == PAM_AUTH_ERR and "Verification code: " in shown             # revoked, allow: asked, refused
+    result, shown = authenticate(workdir, revoked, [socket_argument, "unenrolled=enroll"], totp(revoked_secret, 1))
+    assert result == PAM_AUTH_ERR and "Verification code: " in shown, shown      # revoked, enroll: no new one
+    assert not any("QR" in text for text in shown), shown
     result, shown = authenticate(workdir, newcomer, [socket_argument, "unenrolled=enroll"], "no-code")
     assert result == PAM_AUTH_ERR and shown.count("That is not a code from the app.") == 3  # enroll, no code
     assert code_of(newcomer, ["unenrolled=enroll"], the_shown_key_s_code) == PAM_SUCCESS  # enroll, right code

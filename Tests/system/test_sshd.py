@@ -3,6 +3,7 @@ service selected by the program name (sshd takes the service name from argv[0]),
 paramiko's keyboard-interactive, alone and after a public key."""
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from conftest import totp, wrong_code
+from conftest import Daemon, Tools, totp, wrong_code
 from test_pam_login import enroll
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -30,7 +31,9 @@ def free_port():
 
 
 class SSHServer:
-    def __init__(self, workdir, tools, methods, arguments="", service=None):
+    """`before` holds PAM lines put ahead of the shipped pam_totpd.so line (a password module)."""
+
+    def __init__(self, workdir, tools, methods, arguments="", service=None, before=""):
         self.port = free_port()
         self.service = service or "totpd-sshd-" + secrets.token_hex(4)
         self.directory = workdir / "sshd"
@@ -43,10 +46,12 @@ class SSHServer:
             f"PidFile {self.directory / 'sshd.pid'}\nStrictModes no\n"
             + snippet.replace("AuthenticationMethods publickey,keyboard-interactive", f"AuthenticationMethods {methods}"))
         shipped = (REPOSITORY / "config/pam.d/sshd").read_text()
-        assert shipped.count(" pam_totpd.so\n") == 1
-        Path("/etc/pam.d", self.service).write_text(
-            shipped.replace(" pam_totpd.so\n",
-                            f" {workdir / 'pam_totpd.so'} socket={tools.daemon.socket} {arguments}\n"))
+        module_line = re.compile(r"^auth\s.*\spam_totpd\.so$", re.MULTILINE)
+        assert len(module_line.findall(shipped)) == 1
+        Path("/etc/pam.d", self.service).write_text(module_line.sub(
+            lambda line: before + line[0].replace(
+                " pam_totpd.so", f" {workdir / 'pam_totpd.so'} socket={tools.daemon.socket} {arguments}"),
+            shipped))
         self.program = self.directory / self.service
         self.program.symlink_to("/usr/sbin/sshd")
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
@@ -109,11 +114,26 @@ class Login:
 
 
 @pytest.fixture
-def ssh_user(make_user):
-    name = "totpdh" + secrets.token_hex(4)
-    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
-    yield name
-    subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+def make_ssh_user():
+    """Users with a home (for authorized_keys) and a login shell; with a password if given."""
+    created = []
+
+    def make(password=None):
+        name = "totpdh" + secrets.token_hex(4)
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+        created.append(name)
+        if password is not None:
+            subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
+        return name
+
+    yield make
+    for name in created:
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+@pytest.fixture
+def ssh_user(make_ssh_user):
+    return make_ssh_user()
 
 
 @pytest.mark.parametrize("methods, arguments, prompt", [
@@ -145,3 +165,58 @@ def make_user_key(user, workdir):
     (ssh / "authorized_keys").write_text(Path(f"{private}.pub").read_text())
     subprocess.run(["chown", "-R", f"{user}:{user}", str(ssh)], check=True)
     return private
+
+
+# With a key, the shipped file as it is; with keyboard-interactive alone, OPERATIONS.md's
+# password-and-code stack: `auth requisite pam_unix.so` put before the shipped lines.
+@pytest.mark.parametrize("methods, before", [
+    ("publickey,keyboard-interactive", ""),
+    ("keyboard-interactive", "auth requisite pam_unix.so\n"),
+], ids=["key-and-code", "password-and-code"])
+def test_exempt_user_logs_in_without_a_code_and_the_others_still_need_one(workdir, make_ssh_user, methods, before):
+    password = "Pw-" + secrets.token_hex(8)
+    exempt, enrolled, newcomer = (make_ssh_user(password) for _ in range(3))
+    # The exemption names the user, so this test starts its own daemon once the names exist.
+    daemon = Daemon(workdir, f"rate_limit:\n  attempts: 20\nsecond_factor:\n  exempt: [{exempt}]\n")
+    daemon.start()
+    server = None
+    try:
+        tools = Tools(workdir, daemon)
+        secret = enroll(tools, enrolled)
+        server = SSHServer(workdir, tools, methods, before=before)
+        keys = {}
+        if methods.startswith("publickey"):
+            keys = {user: paramiko.Ed25519Key.from_private_key_file(str(make_user_key(user, workdir)))
+                    for user in (exempt, enrolled, newcomer)}
+
+        def login(user, code, typed_password=password):
+            def answer(prompt):
+                return typed_password if prompt.endswith("Password: ") else code
+            return Login(server.port, user, answer, keys.get(user))
+
+        def asked_for_code(attempt):
+            return any(prompt.endswith("Verification code: ") for prompt in attempt.prompts)
+
+        # Exempt: in with the key or the password alone, never asked for a code.
+        free = login(exempt, "000000")
+        assert free.output == f"logged-in-as-{exempt}", server.logged() + daemon.logged()
+        assert not asked_for_code(free), free.prompts
+        if before:  # what runs before pam_totpd still decides: a wrong password is refused
+            assert login(exempt, "000000", typed_password="not-the-password").output is None
+
+        # Enrolled and not exempt: a wrong code is refused, the right one lets the user in.
+        wrong = login(enrolled, wrong_code(secret))
+        assert wrong.output is None and asked_for_code(wrong), wrong.prompts
+        assert login(enrolled, totp(secret, 1)).output == f"logged-in-as-{enrolled}", server.logged()
+
+        # Not exempt and not enrolled: prompted like anyone, and refused.
+        refused = login(newcomer, "123456")
+        assert refused.output is None and asked_for_code(refused), refused.prompts
+
+        # pam_permit.so follows only PAM_IGNORE: with the daemon down even the exempt user is refused.
+        daemon.stop()
+        assert login(exempt, "000000").output is None
+    finally:
+        if server is not None:
+            server.stop()
+        daemon.stop()

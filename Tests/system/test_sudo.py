@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import totp, wrong_code
+from conftest import Daemon, Tools, totp, wrong_code
 from test_pam_login import enroll
 
 
@@ -73,3 +73,21 @@ def test_sudo_needs_password_and_a_fresh_code(tools, sudo_user):
     # sudo calls PAM with PAM_SILENT, so the module shows no message of its own here (the reason
     # goes to syslog); the password was right, the login still fails closed.
     assert "The verification service is unavailable." not in down.stderr
+
+
+def test_exempt_user_gives_the_password_and_no_code(workdir, make_group):
+    # pam_totpd.so ignores an exempt user; common-auth's pam_unix.so and pam_permit.so before it
+    # have already succeeded, so the password alone decides.
+    exempt = make_group()
+    daemon = Daemon(workdir, f"second_factor:\n  exempt: [\"%{exempt}\"]\n")
+    daemon.start()
+    user = SudoUser(Tools(workdir, daemon), workdir, "totpd-sudo-" + secrets.token_hex(4), "timeout=2")
+    try:
+        subprocess.run(["usermod", "-a", "-G", exempt, user.name], check=True)
+        right = sudo(user.name, user.password, "")
+        assert right.returncode == 0, right.stderr
+        assert "Verification code" not in right.stderr
+        assert sudo(user.name, "not-the-password", "").returncode != 0
+    finally:
+        user.remove()
+        daemon.stop()
