@@ -1,0 +1,172 @@
+"""Attacks an independent review reproduced as a local user (issue 10, section A), against the
+real daemon binary, the real CLI and the module through real libpam. Each failed on the build
+the review attacked; docs/SECURITY.md, "Reviewed attacks", lists them with their tests."""
+
+import json
+import os
+import re
+import socket
+import sqlite3
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Daemon, Tools, as_user, totp
+from test_pam_login import enroll
+
+
+RELAXED = "rate_limit:\n  attempts: 20\n"  # several logins within one 30-second window
+
+
+@pytest.fixture
+def daemon_config():
+    return RELAXED
+
+
+def frame(operation, fields):
+    """A request as docs/PROTOCOL.md defines it: length, version, operation, (tag, length, value)*."""
+    body = bytes([1, operation]) + b"".join(bytes([tag]) + struct.pack(">H", len(value)) + value
+                                          for tag, value in fields)
+    return struct.pack(">I", len(body)) + body
+
+
+VERIFY, STATUS = 1, 4
+USER, CODE, RHOST = 1, 2, 4
+
+
+def send_as(user, path, request, count):
+    """Sends `request` `count` times as `user` (a child process with its uid), one connection each."""
+    uid = int(subprocess.run(["id", "-u", user], capture_output=True, text=True, check=True).stdout)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            for _ in range(count):
+                with socket.socket(socket.AF_UNIX) as connection:
+                    connection.connect(path)
+                    connection.sendall(request)
+                    connection.recv(4096)
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+def audit_rows(daemon):
+    with sqlite3.connect(f"file:{daemon.state}/totpd.sqlite?mode=ro", uri=True) as database:
+        return database.execute("SELECT event, result, caller_uid, count, length(user), length(rhost) FROM audit").fetchall()
+
+
+def test_a_flood_of_refused_requests_writes_a_bounded_audit(tools, make_user):
+    """A.3: every refused request used to write a row with 256 bytes of the caller's text."""
+    attacker, victim = make_user(), make_user()
+    enroll(tools, victim)
+    request = frame(VERIFY, [(USER, victim.encode()), (CODE, b"123456"), (RHOST, b"h" * 256)])
+    send_as(attacker, tools.daemon.socket, request, 2000)
+    uid = int(subprocess.run(["id", "-u", attacker], capture_output=True, text=True, check=True).stdout)
+    mine = [row for row in audit_rows(tools.daemon) if row[2] == uid]
+    assert 0 < len(mine) <= 30, len(mine)
+    assert all(row[1] == "other-user" and row[5] <= 64 for row in mine)
+    # The journal got a few of those lines, not 2000.
+    refused_lines = [line for line in tools.daemon.logged().splitlines()
+                     if "request refused" in line and f"caller_uid={uid}" in line]
+    assert 0 < len(refused_lines) <= 20, len(refused_lines)
+
+
+@pytest.fixture
+def small_disk(workdir):
+    mount = workdir / "small-disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(directory):
+    filler = directory / "filler"
+    subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
+    return filler
+
+
+def test_root_logins_go_on_when_the_disk_is_full(workdir, small_disk, pam_service, make_user):
+    """A.3: on a full disk root's VERIFY failed and every login was refused."""
+    daemon = Daemon(workdir, RELAXED)
+    daemon.state = str(small_disk / "state")
+    daemon.start()
+    try:
+        tools = Tools(workdir, daemon)
+        user, attacker = make_user(), make_user()
+        secret = enroll(tools, user)
+        service = pam_service(f"socket={daemon.socket}")
+        assert (small_disk / "state" / "space-reserve").stat().st_size == 8 << 20
+        filler = fill(small_disk)
+        assert os.statvfs(small_disk).f_bavail == 0
+        # Root (the login stack) still logs the user in, and the step is stored: no replay.
+        code = totp(secret, 1)
+        assert tools.pamtester(service, user, code).returncode == 0, daemon.logged()
+        assert "disk full: released the space reserve" in daemon.logged()
+        assert tools.pamtester(service, user, code).returncode != 0
+        # What an unprivileged user asks for then is not written: the reserve is for logins.
+        free = os.statvfs(small_disk).f_bavail
+        send_as(attacker, daemon.socket, frame(STATUS, [(USER, user.encode())]), 300)
+        assert os.statvfs(small_disk).f_bavail >= free - 1
+        assert tools.pamtester(service, user, totp(secret, 2)).returncode == 0, daemon.logged()
+        filler.unlink()
+    finally:
+        daemon.stop()
+
+
+def test_hostile_remote_host_names_cannot_forge_log_fields(tools, pam_service, make_user):
+    """A.8: a remote host name with a backslash and a quote forged `key=value` pairs."""
+    user = make_user()
+    secret = enroll(tools, user)
+    service = pam_service(f"socket={tools.daemon.socket}")
+    hostile = 'evil\\" user=root result=ok x=\\'
+    assert tools.pamtester(service, user, totp(secret, 1)).returncode == 0
+    result = subprocess.run(["pamtester", f"-I", f"rhost={hostile}", service, user, "authenticate"],
+                            input=totp(secret, 2) + "\n", capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in tools.daemon.logged().splitlines() if "rhost=" in line and "evil" in line]
+    assert lines
+    for line in lines:
+        pairs = re.findall(r' ([a-z_]+)=("(?:[^"\\]|\\.)*"|[^ "]*)', line)
+        keys = [key for key, _ in pairs]
+        assert keys.count("user") == 1 and keys.count("result") == 1, line
+        rhost = dict(pairs)["rhost"]
+        assert rhost.startswith('"') and re.sub(r"\\(.)", r"\1", rhost[1:-1]) == hostile, line
+
+
+def test_totpctl_refuses_a_socket_that_is_not_the_daemons(tools, workdir, make_user):
+    """A.10: totpctl sent the codes typed to it to whatever TOTPD_SOCKET named."""
+    user = make_user()
+    fake = workdir / f"{user}.sock"
+    received = []
+    uid = int(subprocess.run(["id", "-u", user], capture_output=True, text=True, check=True).stdout)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(fake))
+    os.chown(fake, uid, -1)  # the user's own socket, as if the user had made it
+    listener.listen(4)
+    listener.settimeout(10)
+
+    def serve():
+        try:
+            connection, _ = listener.accept()
+            received.append(connection.recv(4096))
+            connection.close()
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    environment = dict(os.environ, TOTPD_SOCKET=str(fake))
+    for arguments in (["resync"], ["recovery-codes", "--regenerate"], ["enroll", "--replace"]):
+        result = subprocess.run(as_user(user, [str(workdir / "totpctl")] + arguments), env=environment,
+                                input="123456\n654321\n", capture_output=True, text=True, timeout=20)
+        assert result.returncode != 0 and "not a socket owned by uid 0" in result.stderr, result.stderr
+    listener.close()
+    thread.join()
+    assert received == [] or all(b"123456" not in chunk for chunk in received)
