@@ -220,6 +220,7 @@ extension FieldTag: CustomStringConvertible {
         case .callerUID: "caller_uid"
         case .callerPID: "caller_pid"
         case .qr: "qr"
+        case .count: "count"
         }
     }
 }

@@ -69,13 +69,15 @@ package enum FieldTag: UInt8, Sendable, CaseIterable {
     case callerUID = 26
     case callerPID = 27
     case qr = 28
+    /// AUDIT_LOG records: the events a row stands for (more than 1 for a `suppressed` row).
+    case count = 29
 
     package enum Kind: Sendable { case string, u64, record }
 
     package var kind: Kind {
         switch self {
         case .expiresAt, .retryAfter, .failures, .activatedAt, .lastSuccessAt, .lockedUntil, .recoveryCodesLeft,
-            .since, .afterID, .id, .time, .callerUID, .callerPID:
+            .since, .afterID, .id, .time, .callerUID, .callerPID, .count:
             .u64
         case .record: .record
         default: .string
@@ -93,7 +95,7 @@ package enum FieldTag: UInt8, Sendable, CaseIterable {
         case .qr: 12288
         case .user, .service, .rhost, .tty: 256
         case .expiresAt, .retryAfter, .failures, .activatedAt, .lastSuccessAt, .lockedUntil, .recoveryCodesLeft,
-            .since, .afterID, .id, .time, .callerUID, .callerPID:
+            .since, .afterID, .id, .time, .callerUID, .callerPID, .count:
             8
         }
     }

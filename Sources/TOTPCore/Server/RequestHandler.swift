@@ -342,7 +342,7 @@ extension Store.AuditEntry {
     var fields: [WireField] {
         var fields: [WireField] = [
             .u64(.id, UInt64(id)), .u64(.time, UInt64(time)), .string(.event, event), .string(.result, result),
-            .u64(.callerUID, UInt64(callerUID)), .u64(.callerPID, UInt64(callerPID)),
+            .u64(.callerUID, UInt64(callerUID)), .u64(.callerPID, UInt64(callerPID)), .u64(.count, UInt64(max(count, 0))),
         ]
         for (tag, value) in [(FieldTag.user, user), (.service, service), (.rhost, rhost), (.tty, tty)] {
             if let value { fields.append(.string(tag, value)) }

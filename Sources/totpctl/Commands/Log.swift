@@ -37,6 +37,8 @@ struct Log: AsyncParsableCommand {
         var caller_uid: UInt64
         var caller_pid: UInt64
         var result: String
+        /// The events this row stands for: more than 1 for a row that counts suppressed ones.
+        var count: UInt64
     }
 
     func run() async throws {
@@ -54,9 +56,12 @@ struct Log: AsyncParsableCommand {
             return
         }
         let rows = entries.map {
-            [$0.time, $0.event, $0.user ?? "-", $0.result, $0.service ?? "-", $0.rhost ?? $0.tty ?? "-", "\($0.caller_uid)"]
+            [
+                $0.time, $0.event, $0.user ?? "-", $0.result, $0.service ?? "-", $0.rhost ?? $0.tty ?? "-", "\($0.caller_uid)",
+                "\($0.count)",
+            ]
         }
-        print(OutputFormat.table([["TIME", "EVENT", "USER", "RESULT", "SERVICE", "FROM", "CALLER"]] + rows))
+        print(OutputFormat.table([["TIME", "EVENT", "USER", "RESULT", "SERVICE", "FROM", "CALLER", "COUNT"]] + rows))
     }
 
     private static func entry(_ fields: [WireField]) -> Entry? {
@@ -68,6 +73,6 @@ struct Log: AsyncParsableCommand {
             id: id, time: OutputFormat.timestamp(Int64(clamping: time)) ?? "\(time)", event: event,
             user: value(.user)?.stringValue, service: value(.service)?.stringValue, rhost: value(.rhost)?.stringValue,
             tty: value(.tty)?.stringValue, caller_uid: value(.callerUID)?.u64Value ?? 0,
-            caller_pid: value(.callerPID)?.u64Value ?? 0, result: result)
+            caller_pid: value(.callerPID)?.u64Value ?? 0, result: result, count: value(.count)?.u64Value ?? 1)
     }
 }
