@@ -191,8 +191,9 @@ static bool find(const char *variable, int count, matcher matches, const void *k
     return true;
 }
 
-static enum nss_status fill_passwd(char **fields, struct passwd *result, char *buffer,
-                                   size_t length, int *errnop) {
+static enum nss_status fill_passwd(char **fields, void *entry, char *buffer, size_t length,
+                                   int *errnop) {
+    struct passwd *result = entry;
     struct arena arena = {buffer, length};
     result->pw_uid = (uid_t)strtoul(fields[2], NULL, 10);
     result->pw_gid = (gid_t)strtoul(fields[3], NULL, 10);
@@ -210,8 +211,9 @@ static enum nss_status fill_passwd(char **fields, struct passwd *result, char *b
     return NSS_STATUS_SUCCESS;
 }
 
-static enum nss_status fill_group(char **fields, struct group *result, char *buffer, size_t length,
+static enum nss_status fill_group(char **fields, void *entry, char *buffer, size_t length,
                                   int *errnop) {
+    struct group *result = entry;
     struct arena arena = {buffer, length};
     size_t count = 0;
     for (const char *cursor = fields[3]; *cursor != '\0'; cursor++) {
@@ -246,14 +248,25 @@ static enum nss_status not_found(int *errnop) {
 
 /* ---- passwd ---------------------------------------------------------------------------------- */
 
-static enum nss_status lookup_passwd(matcher matches, const void *key, long skip, const char *name,
-                                     struct passwd *result, char *buffer, size_t length,
-                                     int *errnop) {
+/* One database: the file named by its variable, its field count, and how a record fills the
+   caller's struct. */
+struct database {
+    const char *variable;
+    int fields;
+    enum nss_status (*fill)(char **fields, void *result, char *buffer, size_t length, int *errnop);
+};
+
+static const struct database PASSWD = {"TOTPD_TEST_NSS_PASSWD", PASSWD_FIELDS, fill_passwd};
+static const struct database GROUP = {"TOTPD_TEST_NSS_GROUP", GROUP_FIELDS, fill_group};
+
+static enum nss_status lookup(const struct database *database, matcher matches, const void *key,
+                              long skip, const char *name, void *result, char *buffer,
+                              size_t length, int *errnop) {
     struct record record;
-    bool found = find("TOTPD_TEST_NSS_PASSWD", PASSWD_FIELDS, matches, key, skip, &record);
+    bool found = find(database->variable, database->fields, matches, key, skip, &record);
     enum nss_status status;
     if (name != NULL || matches == id_matches) {
-        /* An id lookup is slow when the account it finds has a slow name. */
+        /* An id lookup is slow when the entry it finds has a slow name. */
         if (begin(name != NULL ? name : (found ? record.fields[0] : ""), &status, errnop)) {
             if (found) {
                 free(record.line);
@@ -264,20 +277,20 @@ static enum nss_status lookup_passwd(matcher matches, const void *key, long skip
     if (!found) {
         return not_found(errnop);
     }
-    status = fill_passwd(record.fields, result, buffer, length, errnop);
+    status = database->fill(record.fields, result, buffer, length, errnop);
     free(record.line);
     return status;
 }
 
 EXPORT enum nss_status _nss_totpdtest_getpwnam_r(const char *name, struct passwd *result,
                                                  char *buffer, size_t length, int *errnop) {
-    return lookup_passwd(name_matches, name, 0, name, result, buffer, length, errnop);
+    return lookup(&PASSWD, name_matches, name, 0, name, result, buffer, length, errnop);
 }
 
 EXPORT enum nss_status _nss_totpdtest_getpwuid_r(uid_t uid, struct passwd *result, char *buffer,
                                                  size_t length, int *errnop) {
     unsigned long key = uid;
-    return lookup_passwd(id_matches, &key, 0, NULL, result, buffer, length, errnop);
+    return lookup(&PASSWD, id_matches, &key, 0, NULL, result, buffer, length, errnop);
 }
 
 /* Enumeration (getent passwd, and nss_wrapper's getgrouplist) keeps a position per process;
@@ -307,7 +320,7 @@ EXPORT enum nss_status _nss_totpdtest_getpwent_r(struct passwd *result, char *bu
         return status;
     }
     pthread_mutex_lock(&enumeration_lock);
-    status = lookup_passwd(NULL, NULL, passwd_position, NULL, result, buffer, length, errnop);
+    status = lookup(&PASSWD, NULL, NULL, passwd_position, NULL, result, buffer, length, errnop);
     if (status == NSS_STATUS_SUCCESS) {
         passwd_position++;
     }
@@ -317,37 +330,15 @@ EXPORT enum nss_status _nss_totpdtest_getpwent_r(struct passwd *result, char *bu
 
 /* ---- group ----------------------------------------------------------------------------------- */
 
-static enum nss_status lookup_group(matcher matches, const void *key, long skip, const char *name,
-                                    struct group *result, char *buffer, size_t length,
-                                    int *errnop) {
-    struct record record;
-    bool found = find("TOTPD_TEST_NSS_GROUP", GROUP_FIELDS, matches, key, skip, &record);
-    enum nss_status status;
-    if (name != NULL || matches == id_matches) {
-        if (begin(name != NULL ? name : (found ? record.fields[0] : ""), &status, errnop)) {
-            if (found) {
-                free(record.line);
-            }
-            return status;
-        }
-    }
-    if (!found) {
-        return not_found(errnop);
-    }
-    status = fill_group(record.fields, result, buffer, length, errnop);
-    free(record.line);
-    return status;
-}
-
 EXPORT enum nss_status _nss_totpdtest_getgrnam_r(const char *name, struct group *result,
                                                  char *buffer, size_t length, int *errnop) {
-    return lookup_group(name_matches, name, 0, name, result, buffer, length, errnop);
+    return lookup(&GROUP, name_matches, name, 0, name, result, buffer, length, errnop);
 }
 
 EXPORT enum nss_status _nss_totpdtest_getgrgid_r(gid_t gid, struct group *result, char *buffer,
                                                  size_t length, int *errnop) {
     unsigned long key = gid;
-    return lookup_group(id_matches, &key, 0, NULL, result, buffer, length, errnop);
+    return lookup(&GROUP, id_matches, &key, 0, NULL, result, buffer, length, errnop);
 }
 
 EXPORT enum nss_status _nss_totpdtest_setgrent(int stayopen) {
@@ -364,7 +355,7 @@ EXPORT enum nss_status _nss_totpdtest_getgrent_r(struct group *result, char *buf
         return status;
     }
     pthread_mutex_lock(&enumeration_lock);
-    status = lookup_group(NULL, NULL, group_position, NULL, result, buffer, length, errnop);
+    status = lookup(&GROUP, NULL, NULL, group_position, NULL, result, buffer, length, errnop);
     if (status == NSS_STATUS_SUCCESS) {
         group_position++;
     }
