@@ -39,8 +39,8 @@ def code(secret, offset=0):
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
-def size():
-    return sum(f.stat().st_size for f in state.iterdir())
+def sizes():
+    return {f.name: f.stat().st_size for f in state.iterdir()}
 
 
 def flood(stop, counter):
@@ -93,7 +93,7 @@ try:
                             capture_output=True, text=True).returncode == 0
         return ok, time.monotonic() - started
 
-    before = size()
+    before = sizes()
     read, write = os.pipe()
     pids = flood(None, write)
     results, last_step = [], int(time.time()) // 30
@@ -111,13 +111,16 @@ try:
     sent = sum(struct.unpack(">Q", data[i:i + 8])[0] for i in range(0, len(data), 8))
     time.sleep(31)
     after_ok, after_time = login()
-    after = size()
+    after = sizes()
     rows = subprocess.run(["sqlite3", str(state / "totpd.sqlite"), "SELECT count(*), sum(count) FROM audit"],
                           capture_output=True, text=True).stdout.strip()
     ok = sum(1 for good, _ in results if good)
     worst = max((t for _, t in results), default=0)
     print(f"flood: {duration} s, 16 connections from uid {attacker}, {sent} refused requests ({sent / duration:.0f}/s)")
-    print(f"store: {before} bytes before, {after} bytes after: grew {after - before} bytes")
+    grown = sum(after.values()) - sum(before.values())
+    print(f"state directory: {sum(before.values())} bytes before, {sum(after.values())} after: grew {grown} bytes")
+    for name in sorted(set(before) | set(after)):
+        print(f"  {name}: {before.get(name, 0)} -> {after.get(name, 0)} bytes")
     print(f"audit rows (rows, events they stand for): {rows}")
     print(f"root during the flood: {ok}/{len(results)} logins accepted, slowest {worst * 1000:.0f} ms")
     print(f"root after the flood: {'accepted' if after_ok else 'REFUSED'} in {after_time * 1000:.0f} ms")

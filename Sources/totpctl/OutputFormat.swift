@@ -42,10 +42,10 @@ enum OutputFormat {
         }
     }
 
-    /// Cells hold what callers chose (account names, remote hosts): control and format
-    /// characters are shown escaped, never sent to the terminal.
+    /// Cells hold what callers chose (account names, remote hosts): quoted and escaped like log
+    /// values, so none can pass for more columns or reach the terminal as control characters.
     static func table(_ rows: [[String]]) -> String {
-        let rows = rows.map { $0.map(printable) }
+        let rows = rows.prefix(1) + rows.dropFirst().map { $0.map(QuotedText.quoted) }
         guard let header = rows.first else { return "" }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
@@ -53,17 +53,6 @@ enum OutputFormat {
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }.joined(separator: "\n")
-    }
-
-    static func printable(_ text: String) -> String {
-        String(
-            text.unicodeScalars.flatMap { scalar -> [Character] in
-                switch scalar.properties.generalCategory {
-                case .control, .format, .lineSeparator, .paragraphSeparator:
-                    Array("\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}")
-                default: [Character(scalar)]
-                }
-            })
     }
 
     /// A base32 secret in groups of four, easier to type (apps ignore the spaces).

@@ -129,12 +129,16 @@ struct TableDirectory: AccountDirectory {
     }
 
     /// The rules a review found missing: an admin can neither take over root or another admin
-    /// nor clear their lockouts; replacing their enrollment needs their own proof.
+    /// (enroll, confirm, revoke, reset) nor clear or run up their lockouts; an admin's own active
+    /// enrollment is replaced only with its proof, like anyone's.
     @Test func adminsCannotTakeOverRootOrOtherAdmins() {
         for target in [Authorization.TargetKind.root, .otherAdmin, .own] {
             #expect(Authorization.decide(.adminOverUsers, caller: .admin, target: target) == .deny(.needsRoot))
-            #expect(Authorization.decide(.enrollment, caller: .admin, target: target) == .allowWithProof)
         }
+        for target in [Authorization.TargetKind.root, .otherAdmin] {
+            #expect(Authorization.decide(.enrollment, caller: .admin, target: target) == .deny(.needsRoot))
+        }
+        #expect(Authorization.decide(.enrollment, caller: .admin, target: .own) == .allowWithProof)
         #expect(Authorization.decide(.adminOverUsers, caller: .admin, target: .otherUser) == .allow)
         #expect(Authorization.decide(.enrollment, caller: .admin, target: .otherUser) == .allow)
     }

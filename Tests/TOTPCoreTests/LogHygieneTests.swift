@@ -74,7 +74,7 @@ final class CapturedLog: Sendable {
 
     @Test(arguments: [
         #"evil\" user=root"#, #"a\"#, #"x\\" caller_uid=0 y=""#, "two\nlines user=root", "tab\tbed", "bidi\u{202E}toor",
-        "line\u{2028}sep", "", "plain", #"quote " inside"#, "=", #"\"#,
+        "line\u{2028}sep", "", "plain", #"quote " inside"#, "=", #"\"#, "nbsp\u{00A0}caller_uid=0", "cr\rlf",
     ])
     func hostileValuesStayOneValue(_ hostile: String) throws {
         let line = JournalLogHandler(logLevel: .info, withPriorityPrefix: true)
@@ -85,7 +85,7 @@ final class CapturedLog: Sendable {
         let pairs = try #require(Self.parse(line), "not well-formed: \(line)")
         #expect(Set(pairs.keys) == ["rhost", "user"], "\(line)")
         #expect(pairs["user"] == "alice")
-        if !hostile.unicodeScalars.contains(where: { ["\u{202E}", "\u{2028}", "\t"].contains($0) }) {
+        if !hostile.unicodeScalars.contains(where: { ["\u{202E}", "\u{2028}", "\t", "\r"].contains($0) }) {
             #expect(pairs["rhost"] == hostile, "\(line)")
         }
     }

@@ -235,6 +235,18 @@ import Testing
         #expect(again == .replayed)
     }
 
+    /// An enrollment only started is revoked too: the account cannot start another by itself.
+    @Test func revokingAPendingEnrollmentLeavesTheAccountRevoked() async throws {
+        guard case .started = try await begin("dora", authority: .owner(proof: nil)) else { throw CancellationError() }
+        #expect(try await store.remove(.revoke, user: "dora", now: clock.unixTime(), source: source))
+        #expect(try await store.status(user: "dora", now: clock.unixTime()).state == .revoked)
+        #expect(try await begin("dora", authority: .owner(proof: nil)) == .revokedUntilReset)
+        #expect(try await begin("dora", authority: .login) == .revokedUntilReset)
+        // Nothing at all is nothing to revoke.
+        #expect(try await store.remove(.revoke, user: "nobody", now: clock.unixTime(), source: source) == false)
+        #expect(try await store.status(user: "nobody", now: clock.unixTime()).state == .none)
+    }
+
     @Test func revokeRemovesTheSecretAndRecoveryCodes() async throws {
         let (secret, codes) = try await enroll("alice")
         #expect(try await store.remove(.revoke, user: "alice", now: clock.unixTime(), source: source))

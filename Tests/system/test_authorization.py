@@ -116,18 +116,29 @@ def test_admins_cannot_take_over_root_or_another_admin(tools, make_user, admin_g
     admin, other_admin = make_user(), make_user()
     for member in (admin, other_admin):
         subprocess.run(["usermod", "-a", "-G", admin_group, member], check=True)
-    root_secret, other_secret = enroll(tools, "root"), enroll(tools, other_admin)
+    # Not yet enrolled (a fresh install, after a reset) or half-way through: an admin can neither
+    # start nor confirm an enrollment of root or of another admin, so cannot bind either to a phone.
+    for target in ("root", other_admin):
+        started = tools.totpctl("enroll", "--user", target, "--json", user=admin)
+        assert refused(started) and "only root may change" in started.stderr, started.stderr
+    own = json.loads(tools.totpctl("enroll", "--json", user=other_admin).stdout)
+    hijack = tools.totpctl("confirm", "--user", other_admin, user=admin, codes=[totp(own["secret"])])
+    assert refused(hijack), hijack.stderr
+    assert tools.totpctl("confirm", user=other_admin, codes=[totp(own["secret"])]).returncode == 0
+    other_secret = own["secret"]
+    root_secret = enroll(tools, "root")
     for target in ("root", other_admin, admin):
         for operation in ("revoke", "reset", "unlock"):
             attempt = tools.totpctl(operation, target, user=admin)
             assert refused(attempt) and "only root may change" in attempt.stderr, (operation, target, attempt.stderr)
-    # Replacing their factor needs that account's own code, like the account itself would.
-    for target, secret in (("root", root_secret), (other_admin, other_secret)):
-        bare = tools.totpctl("enroll", "--user", target, "--json", user=admin)
-        assert bare.returncode != 0 and "give a current code" in bare.stderr, bare.stderr
-        guessed = tools.totpctl("enroll", "--user", target, "--json", "--replace", user=admin, codes=["000000"])
-        assert guessed.returncode != 0
-    assert json.loads(tools.totpctl("status", "root", "--json").stdout)["state"] == "active"
+    # Active, their factor cannot be replaced by an admin either, and guessed proofs are not even
+    # checked: they would run up root's failure count and lock root out.
+    for target in ("root", other_admin):
+        for _ in range(4):
+            guessed = tools.totpctl("enroll", "--user", target, "--json", "--replace", user=admin, codes=["000000"])
+            assert refused(guessed), guessed.stderr
+        status = json.loads(tools.totpctl("status", target, "--json").stdout)
+        assert status["state"] == "active" and status["failures"] == 0
     # Root's factor still logs root in; an ordinary user stays in the admins' reach.
     service = pam_service(f"socket={tools.daemon.socket}")
     assert tools.pamtester(service, "root", totp(root_secret, 1)).returncode == 0
@@ -135,7 +146,7 @@ def test_admins_cannot_take_over_root_or_another_admin(tools, make_user, admin_g
     enroll(tools, plain)
     assert tools.totpctl("revoke", plain, user=admin).returncode == 0
     log = json.loads(tools.totpctl("log", "--json").stdout)
-    assert sum(1 for e in log if e["result"] == "needs-root") == 9
+    assert sum(1 for e in log if e["result"] == "needs-root") == 2 + 1 + 9 + 8
 
 
 def test_revoke_keeps_the_user_out_until_an_admin_resets(tools, make_user):

@@ -19,7 +19,7 @@ extension Operation {
             OperationSpec(event: .recoveryRegenerate, fields: [.user, .code], access: .ownUnlessRoot)
         case .status: OperationSpec(event: .status, fields: [.user], access: .ownUnlessAdmin)
         case .enrollConfirm:
-            OperationSpec(event: .enrollConfirm, fields: context.union([.user, .code]), access: .ownUnlessAdmin)
+            OperationSpec(event: .enrollConfirm, fields: context.union([.user, .code]), access: .enrollment)
         case .enrollBegin: OperationSpec(event: .enrollBegin, fields: [.user, .code], access: .enrollment)
         case .list: OperationSpec(event: .list, fields: [], access: .adminOnly)
         case .auditLog: OperationSpec(event: .auditLog, fields: [.user, .since, .afterID], access: .adminOnly)

@@ -30,9 +30,9 @@ package enum Authorization {
         case ownUnlessRoot
         /// Root and admins on anyone; everyone else on their own account.
         case ownUnlessAdmin
-        /// Starting an enrollment: admins replace ordinary users' factors outright; an account's
-        /// own active factor, root's, and another admin's are replaced only with that account's
-        /// proof (a current code or a recovery code).
+        /// Starting or confirming an enrollment: admins on ordinary users outright; every account
+        /// on its own, replacing an active factor only with its proof (a current code or a
+        /// recovery code); root's and other admins' enrollments only by root or that account.
         case enrollment
         /// Root and admins.
         case adminOnly
@@ -45,13 +45,14 @@ package enum Authorization {
 
     package enum Decision: Sendable, Equatable {
         case allow
-        /// Allowed; an active enrollment is replaced only with the target account's own proof.
+        /// Allowed for the account itself; its active enrollment is replaced only with its proof.
         case allowWithProof
         case deny(AccessRefusal)
     }
 
     package static func decide(_ rule: Rule, caller: CallerKind, target: TargetKind) -> Decision {
         let guardedTarget = target == .own || target == .root || target == .otherAdmin
+        let privilegedTarget = target == .root || target == .otherAdmin
         switch (rule, caller) {
         case (.rootOnly, .root): return .allow
         case (.rootOnly, _): return .deny(.notRoot)
@@ -61,7 +62,7 @@ package enum Authorization {
         case (.ownUnlessRoot, _): return target == .own ? .allow : .deny(.otherUser)
         case (.ownUnlessAdmin, .admin): return .allow
         case (.ownUnlessAdmin, .user): return target == .own ? .allow : .deny(.otherUser)
-        case (.enrollment, .admin): return guardedTarget ? .allowWithProof : .allow
+        case (.enrollment, .admin): return privilegedTarget ? .deny(.needsRoot) : target == .own ? .allowWithProof : .allow
         case (.enrollment, .user): return target == .own ? .allowWithProof : .deny(.otherUser)
         case (.adminOverUsers, .admin): return guardedTarget ? .deny(.needsRoot) : .allow
         }
@@ -82,7 +83,7 @@ package enum Authorization {
                     guard applies(rule, caller: caller, target: target) else { return "–" }
                     switch decide(rule, caller: caller, target: target) {
                     case .allow: return "yes"
-                    case .allowWithProof: return "with its proof"
+                    case .allowWithProof: return "with proof"
                     case .deny(let reason): return "no (`\(reason.rawValue)`)"
                     }
                 }

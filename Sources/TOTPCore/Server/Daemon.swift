@@ -15,9 +15,10 @@ package enum Daemon {
         }
         try PrivateFiles.preparePrivateFile(configuration.databasePath, what: "database file")
         let key = try PrivateFiles.loadOrCreateKey(configuration.keyFilePath)
+        let logLimiter = LogLimiter(logger: logger)
         let store = try Store(
             path: configuration.databasePath, key: key, window: configuration.window, throttle: configuration.throttle,
-            retention: configuration.auditRetention, logger: logger
+            retention: configuration.auditRetention, logger: logger, logLimiter: logLimiter
         ) { user, seconds in
             logger.warning(
                 "user locked out",
@@ -28,7 +29,6 @@ package enum Daemon {
             logger.warning("no room for the space reserve that keeps root logins working on a full disk", metadata: ["reserve": "\(store.reserve.path)"])
         }
         logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])
-        let logLimiter = LogLimiter(logger: logger)
         let handler = RequestHandler(
             store: store, configuration: configuration, directory: directory ?? SystemAccountDirectory(pool: LookupPool()),
             clock: clock, logger: logger, logLimiter: logLimiter)

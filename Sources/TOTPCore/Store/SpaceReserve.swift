@@ -24,6 +24,12 @@ final class SpaceReserve: Sendable {
     @discardableResult
     func replenish() -> Bool {
         if isHeld { return true }
+        // Left by an earlier run: kept as it is, not written again at every start.
+        var existing = stat()
+        if lstat(path, &existing) == 0, existing.st_mode & S_IFMT == S_IFREG, existing.st_size == Self.size {
+            held.store(true, ordering: .releasing)
+            return true
+        }
         var info = statvfs()
         let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
         guard statvfs(directory, &info) == 0, UInt64(info.f_bavail) * UInt64(info.f_frsize) >= 2 * UInt64(Self.size) else {

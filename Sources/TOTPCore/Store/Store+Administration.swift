@@ -1,5 +1,9 @@
 import GRDB
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension Store {
     /// One audit row, for `totpctl log`.
     package struct AuditEntry: Sendable, Equatable {
@@ -29,22 +33,29 @@ extension Store {
     /// was nothing to remove.
     package func remove(_ removal: Removal, user: String, now: Int64, source: AuditSource) async throws -> Bool {
         let removed = try await write(for: source.caller) { [self] db -> Bool in
-            var removed = try PendingEnrollmentRecord.deleteOne(db, key: user)
-            if var row = try EnrollmentRecord.fetchOne(db, key: user) {
-                switch removal {
-                case .revoke where row.state == EnrollmentState.active.rawValue:
-                    row.state = EnrollmentState.revoked.rawValue
-                    row.sealedSecret = nil
-                    row.revokedAt = now
-                    try row.update(db)
-                    removed = true
-                case .revoke:
-                    break
-                case .reset:
+            let pending = try PendingEnrollmentRecord.fetchOne(db, key: user)
+            try pending?.delete(db)
+            var removed = pending != nil
+            let row = try EnrollmentRecord.fetchOne(db, key: user)
+            switch removal {
+            case .revoke:
+                // Whatever there was, active or only started, the account is left revoked: no
+                // new enrollment of its own until a reset.
+                guard row?.state == EnrollmentState.active.rawValue || (row == nil && pending != nil) else { break }
+                let parameters = row.map { ($0.algorithm, $0.digits, $0.period) }
+                    ?? pending.map { ($0.algorithm, $0.digits, $0.period) }!
+                try EnrollmentRecord(
+                    user: user, state: EnrollmentState.revoked.rawValue, sealedSecret: nil, algorithm: parameters.0,
+                    digits: parameters.1, period: parameters.2, activatedAt: row?.activatedAt, revokedAt: now,
+                    lastStep: row?.lastStep, lastSuccessAt: row?.lastSuccessAt, drift: row?.drift ?? 0
+                ).upsert(db)
+                removed = true
+            case .reset:
+                if let row {
                     try row.delete(db)
-                    try ThrottleRecord.deleteOne(db, key: user)
                     removed = true
                 }
+                try ThrottleRecord.deleteOne(db, key: user)
             }
             try RecoveryCodeRecord.filter(Column("user") == user).deleteAll(db)
             try GraceRecord.filter(Column("user") == user).deleteAll(db)
@@ -53,7 +64,7 @@ extension Store {
             try audit(db, event, user: user, source: source, now: now, result: result)
             return removed
         }
-        if removed { await checkpointRemovingOldPages() }
+        if removed { await checkpointRemovingOldPages(for: source.caller, now: now) }
         return removed
     }
 
@@ -106,6 +117,8 @@ extension Store {
                 sql: "DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?", arguments: [retention.maxRows])
             return try Self.purgeLapsedEnrollments(db, now: now)
         }
-        if lapsed || maintenance.checkpointOwed.load(ordering: .acquiring) { await checkpointRemovingOldPages() }
+        if lapsed || maintenance.checkpointOwed.load(ordering: .acquiring) {
+            await checkpointRemovingOldPages(for: PeerCredentials(uid: 0, gid: 0, pid: getpid()), now: now)
+        }
     }
 }

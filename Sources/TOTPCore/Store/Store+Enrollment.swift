@@ -80,7 +80,7 @@ extension Store {
             return .started(secret: secret, expiresAt: pending.expiresAt)
         }
         // A pending secret this one replaced must not stay in the log.
-        if case .started = outcome { await checkpointRemovingOldPages() }
+        if case .started = outcome { await checkpointRemovingOldPages(for: source.caller, now: now) }
         return outcome
     }
 
@@ -133,7 +133,7 @@ extension Store {
             return .activated(recoveryCodes: try replaceRecoveryCodes(db, user: user, now: now))
         }
         switch outcome {
-        case .activated, .voided: await checkpointRemovingOldPages()
+        case .activated, .voided: await checkpointRemovingOldPages(for: source.caller, now: now)
         case .rejected, .locked, .notPending: break
         }
         return outcome
@@ -150,7 +150,7 @@ extension Store {
             guard outcome == .accepted else { return .refused(outcome) }
             return .regenerated(recoveryCodes: try replaceRecoveryCodes(db, user: user, now: now))
         }
-        if case .regenerated = outcome { await checkpointRemovingOldPages() }
+        if case .regenerated = outcome { await checkpointRemovingOldPages(for: source.caller, now: now) }
         return outcome
     }
 

@@ -32,11 +32,13 @@ package struct Store: Sendable {
     let reserve: SpaceReserve
     let maintenance: MaintenanceClock
     let logger: Logger
+    /// For lines a non-root caller's requests can cause.
+    let logLimiter: LogLimiter
 
     package init(
         path: String, key: SymmetricKey, window: Int = 1, throttle: ThrottlePolicy = ThrottlePolicy(),
         retention: AuditRetention = AuditRetention(), logger: Logger = Logger(label: "totpd.store"),
-        lockoutObserver: @escaping LockoutObserver = { _, _ in }
+        logLimiter: LogLimiter? = nil, lockoutObserver: @escaping LockoutObserver = { _, _ in }
     ) throws {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
@@ -55,6 +57,7 @@ package struct Store: Sendable {
         self.throttle = throttle
         self.retention = retention
         self.logger = logger
+        self.logLimiter = logLimiter ?? LogLimiter(logger: logger)
         self.lockoutObserver = lockoutObserver
         auditBudget = AuditBudget()
         reserve = SpaceReserve(path: (path as NSString).deletingLastPathComponent + "/space-reserve")
@@ -85,7 +88,7 @@ package struct Store: Sendable {
     /// removed or replaced a secret: the log would otherwise keep the old pages. The change is
     /// committed already, so a checkpoint that readers hold up is not the request's failure: it
     /// is logged and tried again at the next housekeeping.
-    func checkpointRemovingOldPages() async {
+    func checkpointRemovingOldPages(for caller: PeerCredentials, now: Int64) async {
         let done = (try? await writer.writeWithoutTransaction { db -> Bool in
             for _ in 0..<10 {
                 if (try? db.checkpoint(.truncate)) != nil { return true }
@@ -95,7 +98,9 @@ package struct Store: Sendable {
         }) ?? false
         maintenance.checkpointOwed.store(!done, ordering: .releasing)
         if !done {
-            logger.warning("could not empty the write-ahead log; removed secrets stay in it until the next try")
+            logLimiter.log(
+                .warning, "could not empty the write-ahead log; removed secrets stay in it until the next try", uid: caller.uid,
+                now: now)
         }
     }
 

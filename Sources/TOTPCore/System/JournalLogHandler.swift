@@ -6,9 +6,8 @@ import Glibc
 
 /// One line per event on stderr: `<priority>message key=value ...` when stderr goes to the
 /// journal (journald reads the sd-daemon priority prefix), the same without the prefix otherwise.
-/// Values are quoted when they contain a space, `=`, `"` or `\`, and escaped inside the quotes
-/// (`\"`, `\\`, and `\n`, `\t` or `\u{XXXX}` for control and format characters), so no value,
-/// however hostile, can end its pair early or add a line or a `key=value` of its own.
+/// Values are written as `QuotedText` makes them, so no value, however hostile, can end its
+/// pair early or add a line or a `key=value` of its own.
 package struct JournalLogHandler: LogHandler {
     package var logLevel: Logger.Level
     package var metadata: Logger.Metadata = [:]
@@ -34,7 +33,7 @@ package struct JournalLogHandler: LogHandler {
         var line = withPriorityPrefix ? "<\(Self.priority(level))>" : "\(level) "
         line += Self.clean(message.description)
         for key in metadata.keys.sorted() {
-            line += " \(Self.clean(key))=\(Self.quoted("\(metadata[key]!)"))"
+            line += " \(Self.clean(key))=\(QuotedText.quoted("\(metadata[key]!)"))"
         }
         return line + "\n"
     }
@@ -52,37 +51,6 @@ package struct JournalLogHandler: LogHandler {
     }
 
     static func clean(_ text: String) -> String {
-        String(text.unicodeScalars.map { isUnprintable($0) ? "?" : Character($0) })
-    }
-
-    static func quoted(_ value: String) -> String {
-        var needsQuotes = value.isEmpty
-        var escaped = ""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\\", "\"":
-                escaped += "\\" + String(scalar)
-                needsQuotes = true
-            case " ", "=":
-                escaped.unicodeScalars.append(scalar)
-                needsQuotes = true
-            case "\n": escaped += "\\n"
-            case "\t": escaped += "\\t"
-            case _ where isUnprintable(scalar):
-                escaped += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-            default:
-                escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return needsQuotes || escaped != value ? "\"" + escaped + "\"" : value
-    }
-
-    /// Control characters, and format characters such as bidirectional overrides and line
-    /// separators, which could make a line read differently from what it holds.
-    private static func isUnprintable(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.properties.generalCategory {
-        case .control, .format, .lineSeparator, .paragraphSeparator: true
-        default: false
-        }
+        String(text.unicodeScalars.map { QuotedText.isUnprintable($0) ? "?" : Character($0) })
     }
 }
