@@ -49,7 +49,9 @@ install: build
 	install -d -m 0755 $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(DOCDIR)
 	sed -e 's|/usr/local/sbin/totpd|$(PREFIX)/sbin/totpd|' -e 's|/usr/local/share/doc/totpd|$(DOCDIR)|' \
 	    systemd/totpd.service > $(DESTDIR)$(SYSTEMDDIR)/totpd.service
-	sed -e 's|/usr/local/share/doc/totpd|$(DOCDIR)|' systemd/totpd.socket > $(DESTDIR)$(SYSTEMDDIR)/totpd.socket
+	for unit in totpd.socket totpd-root.socket; do \
+	    sed -e 's|/usr/local/share/doc/totpd|$(DOCDIR)|' systemd/$$unit > $(DESTDIR)$(SYSTEMDDIR)/$$unit || exit 1; \
+	done
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	install -D -m 0644 docs/man/totpctl.1 $(DESTDIR)$(MANDIR)/man1/totpctl.1
 	install -D -m 0644 docs/man/totpd.8 $(DESTDIR)$(MANDIR)/man8/totpd.8

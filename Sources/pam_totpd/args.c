@@ -59,6 +59,21 @@ static bool has_control_byte(const char *text) {
     return false;
 }
 
+/* Root's socket is root.socket in the socket's directory, as the daemon derives it too. */
+static int derive_root_socket(totpd_args *args, char *error, size_t error_size) {
+    static const char name[] = "root.socket";
+    const char *slash = strrchr(args->socket_path, '/');
+    size_t directory = (size_t)(slash - args->socket_path) + 1;
+    if (directory + sizeof name > sizeof args->root_socket_path)
+        return fail(error, error_size,
+                    "socket path \"%.40s...\": root.socket in its directory would not fit in %zu "
+                    "bytes",
+                    args->socket_path, sizeof args->root_socket_path - 1);
+    memcpy(args->root_socket_path, args->socket_path, directory);
+    memcpy(args->root_socket_path + directory, name, sizeof name);
+    return 0;
+}
+
 int totpd_args_parse(int argc, const char *const *argv, totpd_args *args, char *error,
                      size_t error_size) {
     bool seen_socket = false, seen_timeout = false, seen_debug = false, seen_prompt = false,
@@ -149,5 +164,5 @@ int totpd_args_parse(int argc, const char *const *argv, totpd_args *args, char *
             return fail(error, error_size, "unknown argument \"%.64s\"", argument);
         }
     }
-    return 0;
+    return derive_root_socket(args, error, error_size);
 }

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -135,6 +136,7 @@ static int ask_daemon(pam_handle_t *pamh, const totpd_args *args, bool silent, u
     int error_number = 0;
     int retval = PAM_SUCCESS;
     int64_t started;
+    const char *path;
 
     totpd_status status = build_request(pamh, &request, frame, sizeof frame, operation, user, code);
     if (status != TOTPD_CLIENT_OK) {
@@ -143,17 +145,25 @@ static int ask_daemon(pam_handle_t *pamh, const totpd_args *args, bool silent, u
         retval = PAM_AUTHINFO_UNAVAIL;
         goto out;
     }
+    /* As root (sshd, sudo, su, login), root's own socket: its queue is not one that every local
+       user can fill. A daemon set up without it leaves only the shared one. */
+    path = geteuid() == 0 ? args->root_socket_path : args->socket_path;
     if (args->debug)
-        pam_syslog(pamh, LOG_DEBUG, "asking totpd at %s about user \"%s\" (timeout %u s)",
-                   args->socket_path, user, args->timeout_seconds);
+        pam_syslog(pamh, LOG_DEBUG, "asking totpd at %s about user \"%s\" (timeout %u s)", path,
+                   user, args->timeout_seconds);
     started = monotonic_ms();
-    status = totpd_exchange(args->socket_path, args->timeout_seconds * 1000u, request.frame,
-                            request.length, response, &error_number);
+    status = totpd_exchange(path, args->timeout_seconds * 1000u, request.frame, request.length,
+                            response, &error_number);
+    if (path != args->socket_path && status == TOTPD_CLIENT_NO_SOCKET && error_number == ENOENT) {
+        path = args->socket_path;
+        status = totpd_exchange(path, args->timeout_seconds * 1000u, request.frame, request.length,
+                                response, &error_number);
+    }
     if (status != TOTPD_CLIENT_OK) {
         char reason[128] = "";
         /* GNU strerror_r: thread-safe, returns the text (maybe not in reason). */
         const char *text = error_number != 0 ? strerror_r(error_number, reason, sizeof reason) : "";
-        pam_syslog(pamh, LOG_ERR, "totpd at %s is unavailable: %s%s%s", args->socket_path,
+        pam_syslog(pamh, LOG_ERR, "totpd at %s is unavailable: %s%s%s", path,
                    totpd_status_text(status), error_number != 0 ? ": " : "", text);
         retval = PAM_AUTHINFO_UNAVAIL;
         goto out;

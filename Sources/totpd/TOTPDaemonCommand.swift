@@ -24,6 +24,8 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
 
     @Option(help: "Unix socket to listen on (overrides 'socket').")
     var socket: String?
+    @Option(help: "Root's own Unix socket, mode 0600 (overrides 'root_socket'; default: root.socket beside the socket).")
+    var rootSocket: String?
 
     @Option(name: .customLong("state-dir"), help: "Directory of the store (overrides 'state_directory').")
     var stateDirectory: String?
@@ -80,6 +82,7 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
             configuration = try ConfigurationFile.load(path: path, contents: contents)
         }
         if let socket { configuration.socketPath = socket }
+        if let rootSocket { configuration.rootSocket = rootSocket }
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
         if let keyFile { configuration.keyFile = keyFile }
         if let issuer { configuration.issuer = issuer }

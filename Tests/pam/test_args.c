@@ -33,6 +33,7 @@ static void test_defaults(void) {
     char error[256];
     CHECK(parse(0, NULL, &args, error, sizeof error) == 0);
     CHECK(strcmp(args.socket_path, "/run/totpd/socket") == 0);
+    CHECK(strcmp(args.root_socket_path, "/run/totpd/root.socket") == 0);
     CHECK(args.timeout_seconds == 3);
     CHECK(strcmp(args.prompt, "Verification code: ") == 0);
     CHECK(args.unenrolled == TOTPD_UNENROLLED_DENY);
@@ -98,7 +99,19 @@ static void test_valid_arguments(void) {
     const char *socket[] = {"socket=/tmp/t/sock"};
     CHECK(parse(COUNT(socket), socket, &args, error, sizeof error) == 0);
     CHECK(strcmp(args.socket_path, "/tmp/t/sock") == 0);
+    CHECK(strcmp(args.root_socket_path, "/tmp/t/root.socket") == 0);
     CHECK(args.timeout_seconds == 3 && !args.debug);
+
+    /* The socket's name may be long enough to fit where root.socket beside it would not. */
+    char near_limit[TOTPD_SOCKET_PATH_SIZE + 8] = "socket=/";
+    memset(near_limit + 8, 'a', TOTPD_SOCKET_PATH_SIZE - 3);
+    near_limit[8 + TOTPD_SOCKET_PATH_SIZE - 3] = '\0';
+    const char *long_name[] = {near_limit};
+    CHECK(parse(COUNT(long_name), long_name, &args, error, sizeof error) == 0);
+    CHECK(strcmp(args.root_socket_path, "/root.socket") == 0);
+    near_limit[8 + 100] = '/';
+    CHECK(parse(COUNT(long_name), long_name, &args, error, sizeof error) == -1);
+    CHECK(strstr(error, "root.socket in its directory would not fit") != NULL);
 
     const char *timeout[] = {"timeout=1"};
     CHECK(parse(COUNT(timeout), timeout, &args, error, sizeof error) == 0);

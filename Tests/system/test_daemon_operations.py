@@ -171,13 +171,19 @@ def test_grace_period_skips_the_code_for_the_same_remote_host_only(workdir, make
         daemon.stop()
 
 
-def test_socket_activation_and_readiness(workdir, make_user, pam_service):
+@pytest.mark.parametrize("with_root_socket", [True, False])
+def test_socket_activation_and_readiness(workdir, make_user, pam_service, with_root_socket):
+    """With totpd-root.socket (the shipped units) root's logins come through root's socket;
+    without it (totpd.socket alone) the module falls back to the shared one."""
     notify_path = str(workdir / "notify")
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(notify_path)
     notify.settimeout(20)
     daemon = Daemon(workdir)
-    command = ["systemd-socket-activate", "-E", "NOTIFY_SOCKET", "-l", daemon.socket] + daemon.command()
+    sockets = ["-l", daemon.socket]
+    if with_root_socket:
+        sockets += ["-l", str(workdir / "root.socket"), "--fdname=public:root"]
+    command = ["systemd-socket-activate", "-E", "NOTIFY_SOCKET"] + sockets + daemon.command()
     os.environ["NOTIFY_SOCKET"] = notify_path
     try:
         daemon.start(command)
@@ -188,7 +194,8 @@ def test_socket_activation_and_readiness(workdir, make_user, pam_service):
         user = make_user()
         secret = enroll(tools, user)  # the first connection starts the daemon
         assert notify.recv(64) == b"READY=1"
-        assert "listening on the socket systemd passed" in daemon.logged()
+        assert "listening on the socket systemd passed for=everyone" in daemon.logged()
+        assert ("listening on the socket systemd passed for=root" in daemon.logged()) == with_root_socket
         service = pam_service(f"socket={daemon.socket}")
         assert tools.pamtester(service, user, totp(secret, 1)).returncode == 0
     finally:
@@ -259,10 +266,11 @@ def test_sigterm_under_load_exits_cleanly_and_loses_nothing(tools, make_user):
 def test_systemd_units_verify_and_score_well(workdir):
     units = workdir / "units"
     units.mkdir()
-    for unit in ("totpd.socket", "totpd.service"):
+    for unit in ("totpd.socket", "totpd-root.socket", "totpd.service"):
         text = (REPOSITORY / "systemd" / unit).read_text().replace("/usr/local/sbin/totpd", _binary("TOTPD_BIN"))
         (units / unit).write_text(text)
-    verify = subprocess.run(["systemd-analyze", "verify", str(units / "totpd.socket"), str(units / "totpd.service")],
+    verify = subprocess.run(["systemd-analyze", "verify"] + [str(units / unit) for unit in
+                                                             ("totpd.socket", "totpd-root.socket", "totpd.service")],
                             capture_output=True, text=True)
     assert verify.returncode == 0 and verify.stderr.strip() == "", verify.stderr
     security = subprocess.run(["systemd-analyze", "security", "--offline=true", str(units / "totpd.service")],

@@ -170,3 +170,50 @@ def test_totpctl_refuses_a_socket_that_is_not_the_daemons(tools, workdir, make_u
     listener.close()
     thread.join()
     assert received == [] or all(b"123456" not in chunk for chunk in received)
+
+
+def test_a_connection_flood_does_not_keep_root_out(tools, pam_service, make_user):
+    """Found by the review of the fixes: one user filling the shared socket's accept queue with
+    connections it never uses made root's logins fail ("unavailable") after the timeout. Root's
+    logins now come through root's own socket, whose queue no one else can reach."""
+    attacker, user = make_user(), make_user()
+    uid = int(subprocess.run(["id", "-u", attacker], capture_output=True, text=True, check=True).stdout)
+    service = pam_service(f"socket={tools.daemon.socket} timeout=3")
+    stop = time.monotonic() + 12
+    flooders = []
+    for _ in range(6):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                held = []
+                while time.monotonic() < stop:
+                    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+                    try:
+                        connection.connect(tools.daemon.socket)
+                    except OSError:
+                        pass
+                    held.append(connection)
+                    if len(held) >= 900:
+                        for old in held[:450]:
+                            old.close()
+                        del held[:450]
+            finally:
+                os._exit(0)
+        flooders.append(pid)
+    try:
+        time.sleep(2)  # the queue is full by now
+        answers = []
+        while time.monotonic() < stop - 1:
+            answers.append(tools.pamtester(service, user, "123456"))
+    finally:
+        for pid in flooders:
+            os.waitpid(pid, 0)
+    assert len(answers) >= 3
+    # Each an answer (not enrolled: refused), never "unavailable", and not held up: behind the
+    # shared queue they took 1 to 2 s here, and failed after the 3 s timeout on a busier machine.
+    for answer in answers:
+        assert "Authentication failure" in answer.stderr, answer.stderr
+    elapsed = sorted(answer.elapsed for answer in answers)
+    assert elapsed[len(elapsed) // 2] < 0.5, elapsed

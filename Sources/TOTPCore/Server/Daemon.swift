@@ -32,10 +32,15 @@ package enum Daemon {
         let handler = RequestHandler(
             store: store, configuration: configuration, directory: directory ?? SystemAccountDirectory(pool: LookupPool()),
             clock: clock, logger: logger, logLimiter: logLimiter)
-        let listener: Server.Listener = try SystemdIntegration.inheritedListener().map { .inherited($0) }
-            ?? .path(configuration.socketPath)
+        // Under socket activation systemd owns the sockets (root's only if totpd-root.socket is
+        // installed); otherwise the daemon binds both.
+        let inherited = try SystemdIntegration.inheritedListeners()
+        let listeners: [(Server.Listener, Server.Audience)] =
+            inherited.isEmpty
+            ? [(.path(configuration.socketPath), .everyone), (.path(configuration.rootSocketPath), .root)]
+            : [(.inherited(inherited["public"]!), .everyone)] + (inherited["root"].map { [(.inherited($0), .root)] } ?? [])
         return Server(
-            listener: listener, handler: handler, logger: logger,
+            listeners: listeners, handler: handler, logger: logger,
             requestDeadline: .milliseconds(configuration.requestTimeoutMilliseconds),
             limiter: ConnectionLimiter(
                 maxTotal: configuration.maxConnections, maxPerUID: configuration.maxConnectionsPerUID),

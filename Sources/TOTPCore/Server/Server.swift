@@ -24,7 +24,14 @@ package struct Server: Service {
         case inherited(CInt)
     }
 
-    let listener: Listener
+    /// Who may connect to a listening socket. Root's own socket (0600) keeps the login stack's
+    /// connections out of the queue that every local user can fill.
+    package enum Audience: String, Sendable {
+        case everyone
+        case root
+    }
+
+    let listeners: [(Listener, Audience)]
     let handler: RequestHandler
     let logger: Logger
     /// A client must deliver its whole request within this time.
@@ -34,10 +41,10 @@ package struct Server: Service {
     let clock: any WallClock
 
     init(
-        listener: Listener, handler: RequestHandler, logger: Logger, requestDeadline: TimeAmount,
+        listeners: [(Listener, Audience)], handler: RequestHandler, logger: Logger, requestDeadline: TimeAmount,
         limiter: ConnectionLimiter, logLimiter: LogLimiter, clock: any WallClock
     ) {
-        self.listener = listener
+        self.listeners = listeners
         self.handler = handler
         self.logger = logger
         self.requestDeadline = requestDeadline
@@ -47,6 +54,21 @@ package struct Server: Service {
     }
 
     package func run() async throws {
+        var bound: [NIOAsyncChannel<Connection, Never>] = []
+        for (listener, audience) in listeners {
+            bound.append(try await bind(listener, for: audience))
+        }
+        defer {
+            for case (.path(let socketPath), _) in listeners { unlink(socketPath) }
+        }
+        SystemdIntegration.notify("READY=1")
+        try await withThrowingDiscardingTaskGroup { group in
+            for listening in bound { group.addTask { try await accept(from: listening) } }
+        }
+        logger.notice("stopped")
+    }
+
+    private func bind(_ listener: Listener, for audience: Audience) async throws -> NIOAsyncChannel<Connection, Never> {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
         let initializer: @Sendable (Channel) -> EventLoopFuture<Connection> = { channel in
@@ -59,22 +81,20 @@ package struct Server: Service {
                 return Connection(channel: channel, caller: caller, request: request.futureResult)
             }
         }
-        let listening: NIOAsyncChannel<Connection, Never>
         switch listener {
         case .path(let socketPath):
             try SocketPath.prepareForBind(socketPath)
-            listening = try await bootstrap.bind(unixDomainSocketPath: socketPath, childChannelInitializer: initializer)
-            // Every local user must be able to connect; authorization happens per request.
-            chmod(socketPath, 0o666)
-            logger.notice("listening", metadata: ["socket": "\(socketPath)"])
+            let listening = try await bootstrap.bind(unixDomainSocketPath: socketPath, childChannelInitializer: initializer)
+            // The public socket takes every local user (authorization happens per request);
+            // root's takes root alone.
+            chmod(socketPath, audience == .root ? 0o600 : 0o666)
+            logger.notice("listening", metadata: ["socket": "\(socketPath)", "for": "\(audience.rawValue)"])
+            return listening
         case .inherited(let descriptor):
-            listening = try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
-            logger.notice("listening on the socket systemd passed")
+            let listening = try await bootstrap.bind(descriptor, childChannelInitializer: initializer)
+            logger.notice("listening on the socket systemd passed", metadata: ["for": "\(audience.rawValue)"])
+            return listening
         }
-        defer { if case .path(let socketPath) = listener { unlink(socketPath) } }
-        SystemdIntegration.notify("READY=1")
-        try await accept(from: listening)
-        logger.notice("stopped")
     }
 
     private func accept(from listener: NIOAsyncChannel<Connection, Never>) async throws {

@@ -3,11 +3,12 @@ import Glibc
 #endif
 
 /// The few parts of systemd's protocols the daemon uses: socket activation (LISTEN_PID,
-/// LISTEN_FDS) and readiness notification (NOTIFY_SOCKET), per sd_listen_fds(3) and sd_notify(3).
+/// LISTEN_FDS, LISTEN_FDNAMES) and readiness notification (NOTIFY_SOCKET), per sd_listen_fds(3) and sd_notify(3).
 package enum SystemdIntegration {
-    /// File descriptor 3 when systemd passed exactly one listening Unix stream socket to this
-    /// process. The variables are removed so that no child inherits them.
-    package static func inheritedListener() throws(PrivateFiles.SetupError) -> CInt? {
+    /// The listening sockets systemd passed to this process, by their `FileDescriptorName=`:
+    /// `public` (totpd.socket) and, when totpd-root.socket is installed, `root`. A single
+    /// unnamed socket is the public one. The variables are removed so that no child inherits them.
+    package static func inheritedListeners() throws(PrivateFiles.SetupError) -> [String: CInt] {
         defer {
             unsetenv("LISTEN_PID")
             unsetenv("LISTEN_FDS")
@@ -15,18 +16,30 @@ package enum SystemdIntegration {
         }
         guard let pid = environment("LISTEN_PID").flatMap({ pid_t($0) }), pid == getpid(),
             let count = environment("LISTEN_FDS").flatMap({ Int($0) }), count > 0
-        else { return nil }
-        guard count == 1 else {
-            throw PrivateFiles.SetupError(description: "systemd passed \(count) sockets; totpd.socket must listen on exactly one")
+        else { return [:] }
+        let names = environment("LISTEN_FDNAMES")?.split(separator: ":", omittingEmptySubsequences: false).map(String.init) ?? []
+        guard count <= 2 else {
+            throw PrivateFiles.SetupError(description: "systemd passed \(count) sockets; totpd takes totpd.socket and totpd-root.socket only")
         }
-        let fd: CInt = 3
-        guard socketOption(fd, SO_DOMAIN) == AF_UNIX, socketOption(fd, SO_TYPE) == Int32(SOCK_STREAM.rawValue),
-            socketOption(fd, SO_ACCEPTCONN) == 1
-        else {
-            throw PrivateFiles.SetupError(description: "the socket systemd passed is not a listening Unix stream socket; check totpd.socket (ListenStream=)")
+        var listeners: [String: CInt] = [:]
+        for index in 0..<count {
+            let fd = CInt(3 + index)
+            let name = count == 1 && (names.first ?? "unknown") == "unknown" ? "public" : names.count == count ? names[index] : ""
+            guard name == "public" || name == "root", listeners[name] == nil else {
+                throw PrivateFiles.SetupError(description: "systemd passed a socket named \"\(name)\"; name them with FileDescriptorName=public (totpd.socket) and =root (totpd-root.socket)")
+            }
+            guard socketOption(fd, SO_DOMAIN) == AF_UNIX, socketOption(fd, SO_TYPE) == Int32(SOCK_STREAM.rawValue),
+                socketOption(fd, SO_ACCEPTCONN) == 1
+            else {
+                throw PrivateFiles.SetupError(description: "the socket systemd passed as \(name) is not a listening Unix stream socket; check its ListenStream=")
+            }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            listeners[name] = fd
         }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        return fd
+        guard listeners["public"] != nil else {
+            throw PrivateFiles.SetupError(description: "systemd passed no public socket; totpd.socket must be installed and named FileDescriptorName=public")
+        }
+        return listeners
     }
 
     /// Sends a state line such as "READY=1" to the service manager; does nothing outside systemd.
