@@ -7,10 +7,12 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "The daemon's socket (default: $TOTPD_SOCKET, else /run/totpd/socket).")
     var socket: String?
 
+    /// Root uses root's own socket beside the shared one when it is there, as the PAM module
+    /// does, so a user flooding the shared socket cannot hold up an administrator either.
     var client: DaemonClient {
-        DaemonClient(
-            socketPath: socket ?? ProcessInfo.processInfo.environment["TOTPD_SOCKET"]
-                ?? DaemonConfiguration.defaultSocketPath)
+        let shared = socket ?? ProcessInfo.processInfo.environment["TOTPD_SOCKET"] ?? DaemonConfiguration.defaultSocketPath
+        let rootSocket = DaemonConfiguration.rootSocketPath(besides: shared)
+        return DaemonClient(socketPath: geteuid() == 0 && FileManager.default.fileExists(atPath: rootSocket) ? rootSocket : shared)
     }
 
     /// Sends the request and returns an OK response; anything else becomes the command's error.
