@@ -59,18 +59,18 @@ static bool has_control_byte(const char *text) {
     return false;
 }
 
-/* Root's socket is root.socket in the socket's directory, as the daemon derives it too. */
+/* Root's socket is the socket's path with ".root" appended, as the daemon derives it: each
+   socket has its own, so two daemons in one directory never answer for each other. */
 static int derive_root_socket(totpd_args *args, char *error, size_t error_size) {
-    static const char name[] = "root.socket";
-    const char *slash = strrchr(args->socket_path, '/');
-    size_t directory = (size_t)(slash - args->socket_path) + 1;
-    if (directory + sizeof name > sizeof args->root_socket_path)
+    static const char suffix[] = ".root";
+    size_t length = strlen(args->socket_path);
+    if (length + sizeof suffix > sizeof args->root_socket_path)
         return fail(error, error_size,
-                    "socket path \"%.40s...\": root.socket in its directory would not fit in %zu "
-                    "bytes",
+                    "socket path \"%.40s...\": with \".root\" appended (root's socket) it would not "
+                    "fit in %zu bytes",
                     args->socket_path, sizeof args->root_socket_path - 1);
-    memcpy(args->root_socket_path, args->socket_path, directory);
-    memcpy(args->root_socket_path + directory, name, sizeof name);
+    memcpy(args->root_socket_path, args->socket_path, length);
+    memcpy(args->root_socket_path + length, suffix, sizeof suffix);
     return 0;
 }
 

@@ -24,7 +24,7 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
 
     @Option(help: "Unix socket to listen on (overrides 'socket').")
     var socket: String?
-    @Option(help: "Root's own Unix socket, mode 0600 (overrides 'root_socket'; default: root.socket beside the socket).")
+    @Option(help: "Root's own Unix socket, mode 0600 (overrides 'root_socket'; default: the socket's path with .root appended).")
     var rootSocket: String?
 
     @Option(name: .customLong("state-dir"), help: "Directory of the store (overrides 'state_directory').")

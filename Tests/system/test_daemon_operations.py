@@ -182,7 +182,7 @@ def test_socket_activation_and_readiness(workdir, make_user, pam_service, with_r
     daemon = Daemon(workdir)
     sockets = ["-l", daemon.socket]
     if with_root_socket:
-        sockets += ["-l", str(workdir / "root.socket"), "--fdname=public:root"]
+        sockets += ["-l", daemon.socket + ".root", "--fdname=public:root"]
     command = ["systemd-socket-activate", "-E", "NOTIFY_SOCKET"] + sockets + daemon.command()
     os.environ["NOTIFY_SOCKET"] = notify_path
     try:

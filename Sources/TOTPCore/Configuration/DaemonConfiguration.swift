@@ -7,7 +7,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
 
     package var socketPath = defaultSocketPath
     /// Root's own socket (0600), so that the login stack never waits in the queue every local
-    /// user can fill; nil: `root.socket` beside `socketPath`, where the PAM module looks for it.
+    /// user can fill; nil: `socketPath` with `.root` appended, where the PAM module looks for it.
     package var rootSocket: String?
     package var stateDirectory = defaultStateDirectory
     /// Nil: `secret.key` inside the state directory.
@@ -44,10 +44,9 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package var databasePath: String { stateDirectory + "/totpd.sqlite" }
     package var rootSocketPath: String { rootSocket ?? Self.rootSocketPath(besides: socketPath) }
 
-    /// `root.socket` in the public socket's directory: the PAM module and totpctl derive it the same way.
-    package static func rootSocketPath(besides socketPath: String) -> String {
-        String(socketPath[..<(socketPath.lastIndex(of: "/") ?? socketPath.startIndex)]) + "/root.socket"
-    }
+    /// The public socket's path with `.root` appended: the PAM module and totpctl derive it the
+    /// same way, and each socket has its own, so daemons sharing a directory never mix.
+    package static func rootSocketPath(besides socketPath: String) -> String { socketPath + ".root" }
     package var keyFilePath: String { keyFile ?? stateDirectory + "/secret.key" }
     package var resolvedIssuer: String { issuer ?? HostName.current }
 

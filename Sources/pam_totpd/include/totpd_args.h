@@ -33,7 +33,7 @@ typedef enum { TOTPD_FIRST_PASS_NONE, TOTPD_FIRST_PASS_TRY, TOTPD_FIRST_PASS_USE
 
 typedef struct totpd_args {
     char socket_path[TOTPD_SOCKET_PATH_SIZE]; /* absolute, NUL-terminated */
-    /* root.socket beside socket_path: root's own socket, used when the module runs as root */
+    /* socket_path with ".root" appended: root's own socket, used when the module runs as root */
     char root_socket_path[TOTPD_SOCKET_PATH_SIZE];
     unsigned timeout_seconds;                 /* bounds each exchange (connect + send + receive) */
     char prompt[TOTPD_PROMPT_SIZE];           /* NUL-terminated, no control characters */
