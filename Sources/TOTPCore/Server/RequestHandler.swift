@@ -50,16 +50,24 @@ package struct RequestHandler: Sendable {
             let callerKind = try await kind(of: caller)
             let target = try await self.target(of: request, caller: caller, callerKind: callerKind)
             if let target, target.name != request.user { metadata["account"] = "\(target.name)" }
-            let decision = Authorization.decide(request.operation.spec.access, caller: callerKind, target: target?.kind ?? .none)
+            let spec = request.operation.spec
+            let decision = Authorization.decide(spec.access, caller: callerKind, target: target?.kind ?? .none)
             if case .deny(let refusal) = decision {
-                try await store.recordRefusal(request.operation.spec.event, user: target?.name, reason: refusal, now: now, source: source)
-                logLimiter.log(.notice, "request refused", uid: caller.uid, metadata: metadata.merging(["reason": "\(refusal.rawValue)"]) { $1 }, now: now)
-                return .failure(.denied, "uid \(caller.uid) may not \(request.operation.name)\(target.map { " for \($0.name)" } ?? ""): \(refusal.explanation)")
+                try await store.recordRefusal(spec.event, user: target?.name, reason: refusal, now: now, source: source)
+                logLimiter.log(
+                    .notice, "request refused", uid: caller.uid,
+                    metadata: metadata.merging(["reason": "\(refusal.rawValue)"]) { $1 }, now: now)
+                let account = target.map { " for \($0.name)" } ?? ""
+                return .failure(.denied, "uid \(caller.uid) may not \(spec.name)\(account): \(refusal.explanation)")
             }
             let response = try await perform(
                 request, target: target, decision: decision, caller: caller, now: now, source: source)
             metadata["result"] = "\(response.result)"
-            logLimiter.log(response.result == .locked ? .warning : .info, response.result == .locked ? "attempt refused: locked" : "request handled", uid: caller.uid, metadata: metadata, now: now)
+            if response.result == .locked {
+                logLimiter.log(.warning, "attempt refused: locked", uid: caller.uid, metadata: metadata, now: now)
+            } else {
+                logLimiter.log(.info, "request handled", uid: caller.uid, metadata: metadata, now: now)
+            }
             return response
         } catch let error as UserDirectory.LookupError {
             return unavailable(error, metadata: metadata, caller: caller, now: now)
