@@ -614,8 +614,11 @@ bool totpd_user_is_acceptable(const char *user) {
     while (pos < length) {
         uint32_t code_point;
         size_t n = decode_utf8(p + pos, length - pos, &code_point);
-        /* Unicode's control characters (C0, DEL, C1): the daemon refuses them too. */
-        if (n == 0 || code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F))
+        /* Unicode's control characters (C0, DEL, C1): the daemon refuses them too. A double quote
+           is in no account name (Active Directory forbids it too) and would end the quoted name
+           in the module's syslog lines, letting a remote login name forge text there. */
+        if (n == 0 || code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F) ||
+            code_point == '"')
             return false;
         pos += n;
     }

@@ -404,7 +404,7 @@ TOTPD_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, co
     if (!totpd_user_is_acceptable(user)) {
         pam_syslog(pamh, LOG_NOTICE,
                    "refusing a user name that is empty, longer than %d bytes, not UTF-8 or "
-                   "contains control characters",
+                   "contains control characters or a double quote",
                    TOTPD_MAXLEN_USER);
         retval = PAM_AUTH_ERR;
         goto out;

@@ -24,8 +24,7 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
 
     @Option(help: "Unix socket to listen on (overrides 'socket').")
     var socket: String?
-    @Option(help: "Root's own Unix socket, mode 0600 (overrides 'root_socket'; default: the socket's path with .root appended).")
-    var rootSocket: String?
+
 
     @Option(name: .customLong("state-dir"), help: "Directory of the store (overrides 'state_directory').")
     var stateDirectory: String?
@@ -82,7 +81,6 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
             configuration = try ConfigurationFile.load(path: path, contents: contents)
         }
         if let socket { configuration.socketPath = socket }
-        if let rootSocket { configuration.rootSocket = rootSocket }
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
         if let keyFile { configuration.keyFile = keyFile }
         if let issuer { configuration.issuer = issuer }

@@ -242,8 +242,12 @@ import Testing
         #expect(try await store.status(user: "dora", now: clock.unixTime()).state == .revoked)
         #expect(try await begin("dora", authority: .owner(proof: nil)) == .revokedUntilReset)
         #expect(try await begin("dora", authority: .login) == .revokedUntilReset)
-        // Nothing at all is nothing to revoke.
-        #expect(try await store.remove(.revoke, user: "nobody", now: clock.unixTime(), source: source) == false)
+        // An account that never enrolled is revoked too (its session may be the one to distrust);
+        // a name the directory does not know leaves nothing behind.
+        #expect(try await store.remove(.revoke, user: "erin", now: clock.unixTime(), source: source))
+        #expect(try await begin("erin", authority: .owner(proof: nil)) == .revokedUntilReset)
+        #expect(
+            try await store.remove(.revoke, user: "nobody", existingAccount: false, now: clock.unixTime(), source: source) == false)
         #expect(try await store.status(user: "nobody", now: clock.unixTime()).state == .none)
     }
 

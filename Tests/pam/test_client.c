@@ -334,6 +334,8 @@ static void test_field_checks(void) {
     name[TOTPD_MAXLEN_USER + 1] = '\0';
     CHECK(!totpd_user_is_acceptable(name));
     CHECK(totpd_user_is_acceptable("alice"));
+    CHECK(!totpd_user_is_acceptable("x\"; accepted the code of user \"root"));
+    CHECK(totpd_user_is_acceptable("DOMAIN\\alice")); /* winbind's form */
     CHECK(totpd_user_is_acceptable("j\xc3\xa9r\xc3\xb4me"));
     CHECK(totpd_user_is_acceptable("\xe6\x97\xa5\xe6\x9c\xac"));
     CHECK(totpd_user_is_acceptable("\xf0\x9f\x98\x80"));

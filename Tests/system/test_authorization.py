@@ -166,3 +166,8 @@ def test_revoke_keeps_the_user_out_until_an_admin_resets(tools, make_user):
     events = [(e["event"], e["result"]) for e in json.loads(tools.totpctl("log", "--user", user, "--json").stdout)]
     assert ("revoke", "revoked") in events and ("enroll-begin", "revoked-until-reset") in events
     assert ("reset", "reset") in events
+    # An account that never enrolled can be revoked too, before its first setup.
+    newcomer = make_user()
+    assert tools.totpctl("revoke", newcomer).returncode == 0
+    blocked = tools.totpctl("enroll", "--json", user=newcomer)
+    assert blocked.returncode != 0 and "revoked" in blocked.stderr, blocked.stderr

@@ -217,3 +217,23 @@ def test_a_connection_flood_does_not_keep_root_out(tools, pam_service, make_user
         assert "Authentication failure" in answer.stderr, answer.stderr
     elapsed = sorted(answer.elapsed for answer in answers)
     assert elapsed[len(elapsed) // 2] < 0.5, elapsed
+
+
+@pytest.mark.parametrize("mode, owned_by_user", [(0o777, False), (0o755, True)])
+def test_the_daemon_refuses_a_socket_directory_others_can_change(workdir, make_user, mode, owned_by_user):
+    """Found by the second review: with the socket in a directory a user could write, the user
+    renamed root's socket away and every root login failed closed."""
+    user = make_user()
+    directory = workdir / "sockets"
+    directory.mkdir()
+    directory.chmod(mode)
+    if owned_by_user:
+        uid = int(subprocess.run(["id", "-u", user], capture_output=True, text=True, check=True).stdout)
+        os.chown(directory, uid, -1)
+    daemon = Daemon(workdir)
+    command = daemon.command()
+    command[command.index("--socket") + 1] = str(directory / "socket")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert f"socket directory {directory}" in result.stderr, result.stderr
+    assert not (directory / "socket").exists() and not (directory / "socket.root").exists()

@@ -29,7 +29,6 @@ package struct ConfigurationFile {
         try forEachKey(of: root, in: nil) { key, value, keyLine in
             switch key {
             case "socket": configuration.socketPath = try absolutePath(value, key)
-            case "root_socket": configuration.rootSocket = try optional(value, key) { try absolutePath($0, key) }
             case "state_directory": configuration.stateDirectory = try absolutePath(value, key)
             case "key_file": configuration.keyFile = try optional(value, key) { try absolutePath($0, key) }
             case "issuer": configuration.issuer = try optional(value, key) { try text($0, key) }

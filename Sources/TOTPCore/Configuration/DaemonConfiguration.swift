@@ -6,9 +6,6 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package static let defaultConfigurationFile = "/etc/totpd/totpd.conf"
 
     package var socketPath = defaultSocketPath
-    /// Root's own socket (0600), so that the login stack never waits in the queue every local
-    /// user can fill; nil: `socketPath` with `.root` appended, where the PAM module looks for it.
-    package var rootSocket: String?
     package var stateDirectory = defaultStateDirectory
     /// Nil: `secret.key` inside the state directory.
     package var keyFile: String?
@@ -42,7 +39,9 @@ package struct DaemonConfiguration: Sendable, Equatable {
     }
 
     package var databasePath: String { stateDirectory + "/totpd.sqlite" }
-    package var rootSocketPath: String { rootSocket ?? Self.rootSocketPath(besides: socketPath) }
+    /// Root's own socket (0600), so that the login stack never waits in the queue every local
+    /// user can fill. Derived, not configured: the PAM module finds it from `socket=` alone.
+    package var rootSocketPath: String { Self.rootSocketPath(besides: socketPath) }
 
     /// The public socket's path with `.root` appended: the PAM module and totpctl derive it the
     /// same way, and each socket has its own, so daemons sharing a directory never mix.

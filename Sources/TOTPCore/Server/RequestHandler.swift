@@ -169,7 +169,7 @@ package struct RequestHandler: Sendable {
 
         case .revoke, .reset:
             let removal: Store.Removal = request.operation == .revoke ? .revoke : .reset
-            return try await store.remove(removal, user: user, now: now, source: source)
+            return try await store.remove(removal, user: user, existingAccount: target?.account != nil, now: now, source: source)
                 ? Response(.ok) : .failure(.notEnrolled, "\(user) has nothing to \(request.operation.name)")
 
         case .unlock:

@@ -55,11 +55,12 @@ package struct Server: Service {
 
     package func run() async throws {
         var bound: [NIOAsyncChannel<Connection, Never>] = []
+        defer {
+            // Only what this daemon bound: a failed bind must not remove another daemon's socket.
+            for case (.path(let socketPath), _) in listeners.prefix(bound.count) { unlink(socketPath) }
+        }
         for (listener, audience) in listeners {
             bound.append(try await bind(listener, for: audience))
-        }
-        defer {
-            for case (.path(let socketPath), _) in listeners { unlink(socketPath) }
         }
         SystemdIntegration.notify("READY=1")
         try await withThrowingDiscardingTaskGroup { group in

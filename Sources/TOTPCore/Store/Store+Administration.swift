@@ -29,9 +29,12 @@ extension Store {
     }
 
     /// Removes the secret, recovery codes, grace records and any pending enrollment, and leaves
-    /// the account revoked (or, for `reset`, with no record at all). Returns false when there
-    /// was nothing to remove.
-    package func remove(_ removal: Removal, user: String, now: Int64, source: AuditSource) async throws -> Bool {
+    /// the account revoked (or, for `reset`, with no record at all). `existingAccount`: the
+    /// directory knows the account, so a revoke blocks it even if it never enrolled. Returns
+    /// false when there was nothing to do.
+    package func remove(
+        _ removal: Removal, user: String, existingAccount: Bool = true, now: Int64, source: AuditSource
+    ) async throws -> Bool {
         let removed = try await write(for: source.caller) { [self] db -> Bool in
             let pending = try PendingEnrollmentRecord.fetchOne(db, key: user)
             try pending?.delete(db)
@@ -41,9 +44,11 @@ extension Store {
             case .revoke:
                 // Whatever there was, active or only started, the account is left revoked: no
                 // new enrollment of its own until a reset.
-                guard row?.state == EnrollmentState.active.rawValue || (row == nil && pending != nil) else { break }
+                guard row?.state == EnrollmentState.active.rawValue || (row == nil && (pending != nil || existingAccount))
+                else { break }
                 let parameters = row.map { ($0.algorithm, $0.digits, $0.period) }
-                    ?? pending.map { ($0.algorithm, $0.digits, $0.period) }!
+                    ?? pending.map { ($0.algorithm, $0.digits, $0.period) }
+                    ?? (OTPParameters.default.algorithm.rawValue, OTPParameters.default.digits, OTPParameters.default.period)
                 try EnrollmentRecord(
                     user: user, state: EnrollmentState.revoked.rawValue, sealedSecret: nil, algorithm: parameters.0,
                     digits: parameters.1, period: parameters.2, activatedAt: row?.activatedAt, revokedAt: now,

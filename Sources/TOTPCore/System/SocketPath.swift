@@ -5,13 +5,16 @@ import Glibc
 #endif
 
 /// Makes the socket path ready for bind: a leftover socket from a crashed daemon is removed,
-/// but a live daemon or a file that is not a socket stops startup.
+/// but a live daemon or a file that is not a socket stops startup, and so does a directory on
+/// the way that another user could change: whoever can rename or replace the sockets there
+/// could take root's logins down.
 package enum SocketPath {
     package static func prepareForBind(_ path: String) throws(PrivateFiles.SetupError) {
         let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         if !parent.isEmpty && mkdir(parent, 0o755) == 0 {
             chmod(parent, 0o755)  // clients of every uid must be able to reach the socket
         }
+        try checkDirectories(above: path)
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFSOCK else {
@@ -21,6 +24,30 @@ package enum SocketPath {
             throw PrivateFiles.SetupError(description: "another process is already serving \(path); stop it first")
         }
         unlink(path)
+    }
+
+    /// Every directory from the socket's up to `/` must be owned by root (or this daemon's uid)
+    /// and writable by no one else, but for sticky ones such as /tmp, where others cannot rename
+    /// or remove what is not theirs.
+    private static func checkDirectories(above path: String) throws(PrivateFiles.SetupError) {
+        var components = path.split(separator: "/").dropLast().map(String.init)
+        while true {
+            let directory = "/" + components.joined(separator: "/")
+            var info = stat()
+            guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw PrivateFiles.SetupError(description: "socket directory \(directory) is not a directory (symbolic links are refused)")
+            }
+            let sticky = info.st_mode & S_ISVTX != 0
+            guard info.st_uid == 0 || info.st_uid == geteuid() else {
+                throw PrivateFiles.SetupError(description: "socket directory \(directory) is owned by uid \(info.st_uid); it must be root's: chown root \(directory)")
+            }
+            guard info.st_mode & 0o022 == 0 || sticky else {
+                let mode = String(info.st_mode & 0o7777, radix: 8)
+                throw PrivateFiles.SetupError(description: "socket directory \(directory) is writable by group or others (mode \(mode)); fix: chmod go-w \(directory)")
+            }
+            guard !components.isEmpty else { return }
+            components.removeLast()
+        }
     }
 
     private static func acceptsConnections(_ path: String) -> Bool {

@@ -99,8 +99,8 @@ bool totpd_code_is_wellformed(const char *code);
 /* 6 to 8 ASCII digits only: what confirms a new enrollment. */
 bool totpd_totp_code_is_wellformed(const char *code);
 
-/* What the daemon accepts as USER: 1 to 256 bytes of valid UTF-8 without control characters
-   (C0, DEL and C1). */
+/* What the module sends as USER: 1 to 256 bytes of valid UTF-8 without control characters
+   (C0, DEL and C1), which the daemon refuses too, and without a double quote. */
 bool totpd_user_is_acceptable(const char *user);
 
 /* Length of the longest prefix of text that is at most max bytes and does not end inside a
