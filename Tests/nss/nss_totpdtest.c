@@ -313,19 +313,25 @@ EXPORT enum nss_status _nss_totpdtest_setpwent(int stayopen) {
 
 EXPORT enum nss_status _nss_totpdtest_endpwent(void) { return rewind_position(&passwd_position); }
 
-EXPORT enum nss_status _nss_totpdtest_getpwent_r(struct passwd *result, char *buffer, size_t length,
-                                                 int *errnop) {
+/* The entry at *position of the database, then one further. */
+static enum nss_status next_entry(const struct database *database, long *position, void *result,
+                                  char *buffer, size_t length, int *errnop) {
     enum nss_status status;
     if (failing(&status, errnop)) {
         return status;
     }
     pthread_mutex_lock(&enumeration_lock);
-    status = lookup(&PASSWD, NULL, NULL, passwd_position, NULL, result, buffer, length, errnop);
+    status = lookup(database, NULL, NULL, *position, NULL, result, buffer, length, errnop);
     if (status == NSS_STATUS_SUCCESS) {
-        passwd_position++;
+        (*position)++;
     }
     pthread_mutex_unlock(&enumeration_lock);
     return status;
+}
+
+EXPORT enum nss_status _nss_totpdtest_getpwent_r(struct passwd *result, char *buffer, size_t length,
+                                                 int *errnop) {
+    return next_entry(&PASSWD, &passwd_position, result, buffer, length, errnop);
 }
 
 /* ---- group ----------------------------------------------------------------------------------- */
@@ -350,17 +356,7 @@ EXPORT enum nss_status _nss_totpdtest_endgrent(void) { return rewind_position(&g
 
 EXPORT enum nss_status _nss_totpdtest_getgrent_r(struct group *result, char *buffer, size_t length,
                                                  int *errnop) {
-    enum nss_status status;
-    if (failing(&status, errnop)) {
-        return status;
-    }
-    pthread_mutex_lock(&enumeration_lock);
-    status = lookup(&GROUP, NULL, NULL, group_position, NULL, result, buffer, length, errnop);
-    if (status == NSS_STATUS_SUCCESS) {
-        group_position++;
-    }
-    pthread_mutex_unlock(&enumeration_lock);
-    return status;
+    return next_entry(&GROUP, &group_position, result, buffer, length, errnop);
 }
 
 /* getgrouplist(3) and initgroups(3) ask this, not getgrent: adds the groups that list `user`

@@ -113,7 +113,7 @@ extension Store {
             for summary in summaries {
                 try AuditRecord(
                     time: summary.start, event: AuditEvent.suppressed.rawValue, user: nil, service: nil, rhost: nil, tty: nil,
-                    callerUID: Int64(summary.uid), callerPID: 0, result: AuditResult.auditRowsSuppressed.text,
+                    callerUID: Int64(summary.key), callerPID: 0, result: AuditResult.auditRowsSuppressed.text,
                     count: summary.count
                 ).insert(db)
             }

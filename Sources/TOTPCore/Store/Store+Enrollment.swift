@@ -32,10 +32,10 @@ extension Store {
         case refused(VerifyOutcome)
     }
 
-    /// Who is starting the enrollment: an admin may replace an active one outright; the owner
-    /// (or an admin acting on root or on another admin) must prove possession with a current
-    /// code or a recovery code of the account, checked like a login; a login (the PAM module)
-    /// may only start one for a user without an active enrollment.
+    /// Who is starting the enrollment: root, or an admin acting on an ordinary account, may
+    /// replace an active one outright; the owner must prove possession with a current code or a
+    /// recovery code, checked like a login; a login (the PAM module) may only start one for a
+    /// user without an active enrollment.
     package enum EnrollmentAuthority: Sendable, Equatable {
         case admin
         case owner(proof: SubmittedCode?)

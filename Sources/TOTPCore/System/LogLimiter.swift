@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -13,20 +12,14 @@ package final class LogLimiter: Sendable {
     static let linesPerInterval = 20
     static let interval: Int64 = 60
 
-    private struct Key: Hashable {
+    private struct Key: Hashable, Sendable {
         var uid: uid_t
         var message: String
-    }
-
-    private struct Window {
-        var start: Int64
-        var logged = 0
-        var suppressed = 0
         var level: Logger.Level
     }
 
     private let logger: Logger
-    private let windows = Mutex<[Key: Window]>([:])
+    private let windows = SuppressionWindows<Key>(limit: linesPerInterval, interval: interval)
 
     package init(logger: Logger) {
         self.logger = logger
@@ -39,37 +32,21 @@ package final class LogLimiter: Sendable {
             logger.log(level: level, message, metadata: metadata)
             return
         }
-        let key = Key(uid: uid, message: message.description)
-        let (passes, ended) = windows.withLock { windows -> (Bool, Window?) in
-            var window = windows[key] ?? Window(start: now, level: level)
-            var ended: Window?
-            if now - window.start >= Self.interval || now < window.start {
-                ended = window
-                window = Window(start: now, level: level)
-            }
-            let passes = window.logged < Self.linesPerInterval
-            if passes { window.logged += 1 } else { window.suppressed += 1 }
-            windows[key] = window
-            return (passes, ended)
+        // A summary due from an earlier interval goes out before this line.
+        flush(now: now)
+        if windows.admit(Key(uid: uid, message: message.description, level: level), now: now) {
+            logger.log(level: level, message, metadata: metadata)
         }
-        if let ended { summarize(key, ended) }
-        if passes { logger.log(level: level, message, metadata: metadata) }
     }
 
-    /// Logs the summaries of intervals that are over; the daemon calls it about once a minute.
+    /// Logs the summaries of intervals that are over.
     package func flush(now: Int64) {
-        let ended = windows.withLock { windows -> [(Key, Window)] in
-            let ended = windows.filter { now - $0.value.start >= Self.interval || now < $0.value.start }
-            for key in ended.keys { windows[key] = nil }
-            return Array(ended)
+        for ended in windows.takeEnded(now: now) {
+            logger.log(
+                level: ended.key.level, "more lines like this one were not logged",
+                metadata: [
+                    "caller_uid": "\(ended.key.uid)", "message": "\(ended.key.message)", "suppressed": "\(ended.count)",
+                ])
         }
-        for (key, window) in ended { summarize(key, window) }
-    }
-
-    private func summarize(_ key: Key, _ window: Window) {
-        guard window.suppressed > 0 else { return }
-        logger.log(
-            level: window.level, "more lines like this one were not logged",
-            metadata: ["caller_uid": "\(key.uid)", "message": "\(key.message)", "suppressed": "\(window.suppressed)"])
     }
 }
