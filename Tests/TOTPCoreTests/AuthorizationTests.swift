@@ -143,6 +143,11 @@ struct TableDirectory: AccountDirectory {
         #expect(Authorization.decide(.enrollment, caller: .admin, target: .otherUser) == .allow)
     }
 
+    /// Only these rules look at admin-group membership; verifications never need the lookup.
+    @Test func membershipMattersOnlyWhereTheTableSaysSo() {
+        #expect(Authorization.Rule.allCases.filter(Authorization.distinguishesAdmins) == [.ownUnlessAdmin, .enrollment, .adminOnly, .adminOverUsers])
+    }
+
     @Test func decisionsKeyOnTheCanonicalName() async throws {
         let root = Self.callers[.root]!
         let begun = await handler.handle(.enrollBegin(user: "Alice", proof: nil), caller: root)

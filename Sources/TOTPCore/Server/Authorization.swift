@@ -68,6 +68,12 @@ package enum Authorization {
         }
     }
 
+    /// Whether an admin and an ordinary user can be told apart by `rule` at all: where they
+    /// cannot, the caller's group membership need not be looked up.
+    static func distinguishesAdmins(_ rule: Rule) -> Bool {
+        TargetKind.allCases.contains { decide(rule, caller: .admin, target: $0) != decide(rule, caller: .user, target: $0) }
+    }
+
     /// The whole matrix as docs/SECURITY.md shows it: one row per rule and caller kind, one
     /// column per target kind.
     package static func markdownTable() -> String {

@@ -47,10 +47,10 @@ package struct RequestHandler: Sendable {
         }
         await housekeeping(now: now)
         do {
-            let callerKind = try await kind(of: caller)
+            let spec = request.operation.spec
+            let callerKind = try await kind(of: caller, for: spec.access)
             let target = try await self.target(of: request, caller: caller, callerKind: callerKind)
             if let target, target.name != request.user { metadata["account"] = "\(target.name)" }
-            let spec = request.operation.spec
             let decision = Authorization.decide(spec.access, caller: callerKind, target: target?.kind ?? .none)
             if case .deny(let refusal) = decision {
                 try await store.recordRefusal(spec.event, user: target?.name, reason: refusal, now: now, source: source)
@@ -97,10 +97,11 @@ package struct RequestHandler: Sendable {
     // MARK: Authorization
 
     /// Membership is read from the group database at the time of the request, so removing
-    /// someone from the group takes effect at once.
-    private func kind(of caller: PeerCredentials) async throws -> Authorization.CallerKind {
+    /// someone from the group takes effect at once; it is not read where `rule` treats admins
+    /// like anyone (verifications, the login stack's operations).
+    private func kind(of caller: PeerCredentials, for rule: Authorization.Rule) async throws -> Authorization.CallerKind {
         if caller.isRoot { return .root }
-        guard let group = configuration.adminGroup, let account = try await directory.account(uid: caller.uid, for: caller.uid)
+        guard Authorization.distinguishesAdmins(rule), let group = configuration.adminGroup, let account = try await directory.account(uid: caller.uid, for: caller.uid)
         else { return .user }
         return try await directory.isMember(account, ofGroup: group, for: caller.uid) ? .admin : .user
     }
