@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import TOTPCore
 
@@ -35,6 +37,11 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
     @Option(help: "Issuer name shown by authenticator apps (overrides 'issuer').")
     var issuer: String?
 
+    @Option(
+        name: .customLong("import-oath"),
+        help: "Enroll the accounts of a pam_oath users file (TOTP lines, no PINs) in one transaction, then exit.")
+    var importOATH: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -51,6 +58,20 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
             print("totpd: configuration OK (\(config ?? DaemonConfiguration.defaultConfigurationFile))")
             return
         }
+        if let importOATH {
+            LoggingSystem.bootstrap { _ in JournalLogHandler(logLevel: .warning, withPriorityPrefix: false) }
+            do {
+                let count = try await OATHImport.run(path: importOATH, configuration: configuration, logger: Logger(label: "totpd"))
+                print("totpd: imported \(count) accounts from \(importOATH)")
+            } catch {
+                FileHandle.standardError.write(Data("totpd: \(error)\n".utf8))
+                throw ExitCode.failure
+            }
+            return
+        }
+        // Tasks then run on the event loops that do the socket I/O, not on a separate pool
+        // that every request would have to hop to and back from.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let level = logLevel
         let journal = SystemdIntegration.stderrIsJournal
         LoggingSystem.bootstrap { _ in JournalLogHandler(logLevel: level, withPriorityPrefix: journal) }

@@ -52,10 +52,10 @@ import Testing
     }
 
     @Test func enrollConfirmVerifyAndReplay() async throws {
-        #expect(try await store.status(user: "alice", now: clock.unixTime()).state == .none)
+        #expect(try store.status(user: "alice", now: clock.unixTime()).state == .none)
         let (secret, codes) = try await enroll("alice")
         #expect(codes.count == 10 && Set(codes).count == 10)
-        #expect(try await store.status(user: "alice", now: clock.unixTime()).state == .active)
+        #expect(try store.status(user: "alice", now: clock.unixTime()).state == .active)
         // The confirming code's step is used up.
         #expect(try await verify("alice", code(secret)) == .replayed)
         clock.advance(by: 30)
@@ -64,9 +64,9 @@ import Testing
         clock.advance(by: 30)
         #expect(try await verify("alice", wrongCode(secret)) == .rejected)
         // The replay after the success and the wrong code both count.
-        #expect(try await store.status(user: "alice", now: clock.unixTime()).failures == 2)
+        #expect(try store.status(user: "alice", now: clock.unixTime()).failures == 2)
         #expect(try await verify("alice", code(secret)) == .accepted)
-        #expect(try await store.status(user: "alice", now: clock.unixTime()).failures == 0)
+        #expect(try store.status(user: "alice", now: clock.unixTime()).failures == 0)
     }
 
     @Test func codesFromTheWindowEdgesOnly() async throws {
@@ -123,9 +123,9 @@ import Testing
             return
         }
         #expect(expiresAt == clock.unixTime() + 600)
-        #expect(try await store.status(user: "bob", now: clock.unixTime()).state == .pending)
+        #expect(try store.status(user: "bob", now: clock.unixTime()).state == .pending)
         clock.advance(by: 601)
-        #expect(try await store.status(user: "bob", now: clock.unixTime()).state == .none)
+        #expect(try store.status(user: "bob", now: clock.unixTime()).state == .none)
         #expect(try await store.confirmEnrollment(user: "bob", code: code(secret), now: clock.unixTime(), source: source) == .notPending)
         #expect(try await verify("bob", code(secret)) == .notEnrolled)
     }
@@ -172,13 +172,13 @@ import Testing
             return
         }
         #expect(try await begin("carol", authority: .login) == .alreadyEnrolled)
-        #expect(try await store.status(user: "carol", now: clock.unixTime()).state == .active)
+        #expect(try store.status(user: "carol", now: clock.unixTime()).state == .active)
         // After a revoke neither a login nor the user may set up again; after a reset both may.
         #expect(try await store.remove(.revoke, user: "carol", now: clock.unixTime(), source: source))
         #expect(try await begin("carol", authority: .login) == .revokedUntilReset)
         #expect(try await begin("carol", authority: .owner(proof: nil)) == .revokedUntilReset)
         #expect(try await store.remove(.reset, user: "carol", now: clock.unixTime(), source: source))
-        #expect(try await store.status(user: "carol", now: clock.unixTime()).state == .none)
+        #expect(try store.status(user: "carol", now: clock.unixTime()).state == .none)
         guard case .started = try await begin("carol", authority: .login) else {
             Issue.record("a reset user could not enroll again at login")
             return
@@ -191,7 +191,7 @@ import Testing
         #expect(try await verify("alice", codes[0]) == .rejected)
         #expect(try await verify("alice", codes[1].uppercased()) == .accepted)
         #expect(try await verify("alice", codes[2].replacingOccurrences(of: "-", with: "")) == .accepted)
-        #expect(try await store.status(user: "alice", now: clock.unixTime()).recoveryCodesLeft == 7)
+        #expect(try store.status(user: "alice", now: clock.unixTime()).recoveryCodesLeft == 7)
         // Regenerating needs a current code and invalidates the old set.
         clock.advance(by: 30)
         guard case .regenerated(let fresh) = try await store.regenerateRecoveryCodes(user: "alice", code: code(secret), now: clock.unixTime(), source: source) else {
@@ -200,7 +200,7 @@ import Testing
         }
         #expect(try await verify("alice", codes[3]) == .rejected)
         #expect(try await verify("alice", fresh[0]) == .accepted)
-        #expect(try await store.status(user: "alice", now: clock.unixTime()).recoveryCodesLeft == 9)
+        #expect(try store.status(user: "alice", now: clock.unixTime()).recoveryCodesLeft == 9)
     }
 
     @Test func recoveryCodesAreStoredHashed() async throws {
@@ -239,7 +239,7 @@ import Testing
     @Test func revokingAPendingEnrollmentLeavesTheAccountRevoked() async throws {
         guard case .started = try await begin("dora", authority: .owner(proof: nil)) else { throw CancellationError() }
         #expect(try await store.remove(.revoke, user: "dora", now: clock.unixTime(), source: source))
-        #expect(try await store.status(user: "dora", now: clock.unixTime()).state == .revoked)
+        #expect(try store.status(user: "dora", now: clock.unixTime()).state == .revoked)
         #expect(try await begin("dora", authority: .owner(proof: nil)) == .revokedUntilReset)
         #expect(try await begin("dora", authority: .login) == .revokedUntilReset)
         // An account that never enrolled is revoked too (its session may be the one to distrust);
@@ -248,7 +248,7 @@ import Testing
         #expect(try await begin("erin", authority: .owner(proof: nil)) == .revokedUntilReset)
         #expect(
             try await store.remove(.revoke, user: "nobody", existingAccount: false, now: clock.unixTime(), source: source) == false)
-        #expect(try await store.status(user: "nobody", now: clock.unixTime()).state == .none)
+        #expect(try store.status(user: "nobody", now: clock.unixTime()).state == .none)
     }
 
     @Test func revokeRemovesTheSecretAndRecoveryCodes() async throws {
@@ -258,7 +258,7 @@ import Testing
         clock.advance(by: 30)
         #expect(try await verify("alice", code(secret)) == .notEnrolled)
         #expect(try await verify("alice", codes[0]) == .notEnrolled)
-        #expect(try await store.status(user: "alice", now: clock.unixTime()).state == .revoked)
+        #expect(try store.status(user: "alice", now: clock.unixTime()).state == .revoked)
         #expect(try await store.list(now: clock.unixTime()).map(\.state) == [.revoked])
     }
 

@@ -70,7 +70,7 @@ import Testing
         clock.advance(by: 30)
         #expect(try await attempt(wrongCode()) == .rejected)  // the 5th: locks for 30 s
         #expect(try await attempt(code()) == .locked(retryAfter: 30))
-        let status = try await store.status(user: "alice", now: clock.unixTime())
+        let status = try store.status(user: "alice", now: clock.unixTime())
         #expect(status.lockedUntil == clock.unixTime() + 30 && status.failures == 5)
         clock.advance(by: 30)
         #expect(try await attempt(wrongCode()) == .rejected)  // the 6th: locks for 60 s
@@ -78,7 +78,7 @@ import Testing
         #expect(try await attempt(code()) == .locked(retryAfter: 1))
         clock.advance(by: 1)
         #expect(try await attempt(code()) == .accepted)
-        #expect(try await store.status(user: "alice", now: clock.unixTime()).failures == 0)
+        #expect(try store.status(user: "alice", now: clock.unixTime()).failures == 0)
         // Each lockout was reported (for the daemon's log) with its length.
         #expect(lockouts.entries.withLock { $0 } == [30, 60])
     }

@@ -58,6 +58,16 @@ package enum UserDirectory {
         account.gid == group.gid || group.members.contains(account.name) || groupIDs(of: account).contains(group.gid)
     }
 
+    /// Every account name NSS enumerates, for bulk checks; sources that do not enumerate (SSSD
+    /// by default) list nothing, so a name missing here is looked up before it counts as absent.
+    package static func enumeratedAccountNames() -> Set<String> {
+        var names = Set<String>()
+        setpwent()
+        defer { endpwent() }
+        while let entry = getpwent() { names.insert(String(cString: entry.pointee.pw_name)) }
+        return names
+    }
+
     private static func groupIDs(of account: Account) -> Set<gid_t> {
         var count: Int32 = 64
         while count <= 65_536 {

@@ -4,11 +4,10 @@ import NIOCore
 /// Wires the daemon together. The executable and the tests both call this, so tests run
 /// exactly the production wiring with their own clock and paths.
 package enum Daemon {
-    /// `directory`: nil for NSS through a `LookupPool`.
-    package static func makeServer(
-        configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), directory: (any AccountDirectory)? = nil,
-        logger: Logger
-    ) async throws -> Server {
+    /// The store, its files checked and its housekeeping done, as the daemon and `--import-oath` use it.
+    package static func openStore(
+        configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), logger: Logger
+    ) async throws -> (Store, LogLimiter) {
         try PrivateFiles.prepareDirectory(configuration.stateDirectory)
         for suffix in ["-wal", "-shm"] {
             try PrivateFiles.checkFileIfPresent(configuration.databasePath + suffix, what: "database file")
@@ -28,6 +27,15 @@ package enum Daemon {
         if !store.reserve.isHeld {
             logger.warning("no room for the space reserve that keeps root logins working on a full disk", metadata: ["reserve": "\(store.reserve.path)"])
         }
+        return (store, logLimiter)
+    }
+
+    /// `directory`: nil for NSS through a `LookupPool`.
+    package static func makeServer(
+        configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), directory: (any AccountDirectory)? = nil,
+        logger: Logger
+    ) async throws -> Server {
+        let (store, logLimiter) = try await openStore(configuration: configuration, clock: clock, logger: logger)
         logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])
         let handler = RequestHandler(
             store: store, configuration: configuration, directory: directory ?? SystemAccountDirectory(pool: LookupPool()),

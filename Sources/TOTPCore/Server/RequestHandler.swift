@@ -31,8 +31,24 @@ package struct RequestHandler: Sendable {
     struct Target {
         /// The canonical name when the account exists, else the name as sent.
         var name: String
+        /// nil when the directory has no such account, or was not asked (`resolution`).
         var account: UserDirectory.Account?
         var kind: Authorization.TargetKind
+        var resolution = Resolution.directory
+    }
+
+    /// How the target's name was settled. Enrollments are keyed by canonical names, so on the
+    /// login stack's path (root's PRECHECK and VERIFY) a name that is exactly a key needs no
+    /// directory lookup, and a login costs no scan of /etc/passwd; root may act on any account,
+    /// so its kind is not looked up either.
+    enum Resolution {
+        /// Looked up in the directory.
+        case directory
+        /// PRECHECK: the name is a key; its status, read while finding that out.
+        case enrollmentKey(EnrollmentStatus)
+        /// VERIFY: tried as a key inside the verification's own transaction, and looked up
+        /// only if it is not one.
+        case tryAsKey
     }
 
     package func handle(_ request: Request, caller: PeerCredentials) async -> Response {
@@ -49,7 +65,7 @@ package struct RequestHandler: Sendable {
         do {
             let spec = request.operation.spec
             let callerKind = try await kind(of: caller, for: spec.access)
-            let target = try await self.target(of: request, caller: caller, callerKind: callerKind)
+            let target = try await self.target(of: request, caller: caller, callerKind: callerKind, now: now)
             if let target, target.name != request.user { metadata["account"] = "\(target.name)" }
             let decision = Authorization.decide(spec.access, caller: callerKind, target: target?.kind ?? .none)
             if case .deny(let refusal) = decision {
@@ -107,9 +123,28 @@ package struct RequestHandler: Sendable {
     }
 
     private func target(
-        of request: Request, caller: PeerCredentials, callerKind: Authorization.CallerKind
+        of request: Request, caller: PeerCredentials, callerKind: Authorization.CallerKind, now: Int64
     ) async throws -> Target? {
         guard let name = request.user else { return nil }
+        if callerKind == .root {
+            switch request.operation {
+            case .verify:
+                return Target(name: name, account: nil, kind: .otherUser, resolution: .tryAsKey)
+            case .precheck:
+                let status = try store.status(user: name, now: now)
+                if status.state != .none {
+                    return Target(name: name, account: nil, kind: .otherUser, resolution: .enrollmentKey(status))
+                }
+            default:
+                break
+            }
+        }
+        return try await directoryTarget(named: name, caller: caller, callerKind: callerKind)
+    }
+
+    private func directoryTarget(
+        named name: String, caller: PeerCredentials, callerKind: Authorization.CallerKind
+    ) async throws -> Target {
         guard let account = try await directory.account(named: name, for: caller.uid) else {
             return Target(name: name, account: nil, kind: .unknown)
         }
@@ -139,7 +174,13 @@ package struct RequestHandler: Sendable {
         let user = target?.name ?? ""
         switch request {
         case .verify(_, let code, _):
-            return Self.response(for: try await store.verify(user: user, code: code, now: now, source: source))
+            if case .tryAsKey = target!.resolution,
+                let outcome = try await store.verifyIfEnrollmentKey(user: user, code: code, now: now, source: source)
+            {
+                return Self.response(for: outcome)
+            }
+            let resolved = try await directoryTarget(named: user, caller: caller, callerKind: caller.isRoot ? .root : .user)
+            return Self.response(for: try await store.verify(user: resolved.name, code: code, now: now, source: source))
 
         case .precheck(_, let context):
             return try await precheck(target: target!, context: context, caller: caller, now: now)
@@ -163,7 +204,7 @@ package struct RequestHandler: Sendable {
             }
 
         case .status:
-            return Response(.ok, try await store.status(user: user, now: now).fields)
+            return Response(.ok, try store.status(user: user, now: now).fields)
 
         case .list:
             return Response(.ok, try await store.list(now: now).map { .record($0.fields) })
@@ -198,24 +239,38 @@ package struct RequestHandler: Sendable {
     /// exempt, and is prompted like anyone (the dialogue does not reveal accounts). STATE lets a
     /// module configured with unenrolled=allow skip users without an enrollment.
     private func precheck(target: Target, context: AuditContext, caller: PeerCredentials, now: Int64) async throws -> Response {
-        var state = try await store.status(user: target.name, now: now).state
+        var state: EnrollmentState
+        if case .enrollmentKey(let status) = target.resolution {
+            state = status.state
+        } else {
+            state = try store.status(user: target.name, now: now).state
+        }
         if target.account == nil, state == .none {
             // Unknown to the directory, but maybe enrolled under another spelling (a directory
             // that answers only for the canonical one): any such enrollment means "ask".
             for name in try await store.enrolledNames(matchingCaseInsensitively: target.name) {
-                let other = try await store.status(user: name, now: now).state
+                let other = try store.status(user: name, now: now).state
                 if other != .none { state = other }
             }
         }
-        if let account = target.account {
-            let requires = try await configuration.secondFactor.requiresCode(user: account.name) { group in
-                try await directory.isMember(account, ofGroup: group, for: caller.uid)
+        if target.account != nil || state != .none {
+            // The account is looked up only if the policy names a group, and an account the
+            // directory does not know is never exempt.
+            var unknown = false
+            let requires = try await configuration.secondFactor.requiresCode(user: target.name) { group in
+                var account = target.account
+                if account == nil { account = try await directory.account(named: target.name, for: caller.uid) }
+                guard let account else {
+                    unknown = true
+                    return false
+                }
+                return try await directory.isMember(account, ofGroup: group, for: caller.uid)
             }
-            if !requires { return Response(.exempt) }
+            if !requires && !unknown { return Response(.exempt) }
         }
         if state == .active, let service = context.service, let period = configuration.gracePeriods[service], period > 0,
             let origin = context.origin,
-            try await store.withinGracePeriod(user: target.name, service: service, origin: origin, period: period, now: now)
+            try store.withinGracePeriod(user: target.name, service: service, origin: origin, period: period, now: now)
         {
             return Response(.grace)
         }

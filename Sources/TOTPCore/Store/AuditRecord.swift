@@ -22,3 +22,16 @@ struct AuditRecord: Codable, FetchableRecord, PersistableRecord {
         case callerPID = "caller_pid"
     }
 }
+
+extension AuditRecord {
+    /// Appends the row through a statement compiled once per connection: every checked code
+    /// writes one.
+    func append(_ db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO audit (time, event, user, service, rhost, tty, caller_uid, caller_pid, result, count)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [time, event, user, service, rhost, tty, callerUID, callerPID, result, count])
+    }
+}

@@ -14,3 +14,15 @@ struct GraceRecord: Codable, FetchableRecord, PersistableRecord {
         case succeededAt = "succeeded_at"
     }
 }
+
+extension GraceRecord {
+    /// Records the success, replacing an earlier one from the same service and origin.
+    func save(_ db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO grace (user, service, origin, succeeded_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (user, service, origin) DO UPDATE SET succeeded_at = excluded.succeeded_at
+                """
+        ).execute(arguments: [user, service, origin, succeededAt])
+    }
+}

@@ -36,10 +36,10 @@ extension Store {
         _ removal: Removal, user: String, existingAccount: Bool = true, now: Int64, source: AuditSource
     ) async throws -> Bool {
         let removed = try await write(for: source.caller) { [self] db -> Bool in
-            let pending = try PendingEnrollmentRecord.fetchOne(db, key: user)
+            let pending = try PendingEnrollmentRecord.fetch(db, user: user)
             try pending?.delete(db)
             var removed = pending != nil
-            let row = try EnrollmentRecord.fetchOne(db, key: user)
+            let row = try EnrollmentRecord.fetch(db, user: user)
             switch removal {
             case .revoke:
                 // Whatever there was, active or only started, the account is left revoked: no
@@ -53,7 +53,7 @@ extension Store {
                     user: user, state: EnrollmentState.revoked.rawValue, sealedSecret: nil, algorithm: parameters.0,
                     digits: parameters.1, period: parameters.2, activatedAt: row?.activatedAt, revokedAt: now,
                     lastStep: row?.lastStep, lastSuccessAt: row?.lastSuccessAt, drift: row?.drift ?? 0
-                ).upsert(db)
+                ).save(db)
                 removed = true
             case .reset:
                 if let row {
@@ -77,11 +77,11 @@ extension Store {
     /// enrollment.
     package func unlock(user: String, now: Int64, source: AuditSource) async throws -> Bool {
         try await write(for: source.caller) { [self] db in
-            guard let row = try EnrollmentRecord.fetchOne(db, key: user), row.state == EnrollmentState.active.rawValue else {
+            guard let row = try EnrollmentRecord.fetch(db, user: user), row.state == EnrollmentState.active.rawValue else {
                 try audit(db, .unlock, user: user, source: source, now: now, result: .notEnrolled)
                 return false
             }
-            try ThrottleRecord(user: user).upsert(db)
+            try ThrottleRecord(user: user).save(db)
             try audit(db, .unlock, user: user, source: source, now: now, result: .unlocked)
             return true
         }

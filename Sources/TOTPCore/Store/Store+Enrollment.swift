@@ -50,7 +50,7 @@ extension Store {
     ) async throws -> BeginOutcome {
         let outcome = try await write(for: source.caller) { [self] db -> BeginOutcome in
             try Self.purgeLapsedEnrollments(db, now: now)
-            let state = try EnrollmentRecord.fetchOne(db, key: user)?.state
+            let state = try EnrollmentRecord.fetch(db, user: user)?.state
             if state == EnrollmentState.revoked.rawValue, authority != .admin {
                 try audit(db, .enrollBegin, user: user, source: source, now: now, result: .revokedUntilReset)
                 return .revokedUntilReset
@@ -75,7 +75,7 @@ extension Store {
                 user: user, sealedSecret: try sealer.seal(secret, user: user),
                 algorithm: parameters.algorithm.rawValue, digits: parameters.digits, period: parameters.period,
                 createdAt: now, expiresAt: now + lifetime, failures: 0)
-            try pending.upsert(db)
+            try pending.save(db)
             try audit(db, .enrollBegin, user: user, source: source, now: now, result: .pending)
             return .started(secret: secret, expiresAt: pending.expiresAt)
         }
@@ -92,7 +92,7 @@ extension Store {
     ) async throws -> ConfirmOutcome {
         let outcome = try await write(for: source.caller) { [self] db -> ConfirmOutcome in
             try Self.purgeLapsedEnrollments(db, now: now)
-            guard var pending = try PendingEnrollmentRecord.fetchOne(db, key: user) else {
+            guard var pending = try PendingEnrollmentRecord.fetch(db, user: user) else {
                 try audit(db, .enrollConfirm, user: user, source: source, now: now, result: .notPending)
                 return .notPending
             }
@@ -117,7 +117,7 @@ extension Store {
                     try audit(db, .enrollConfirm, user: user, source: source, now: now, result: .voided)
                     return .voided
                 }
-                try pending.update(db)
+                try pending.save(db)
                 return .rejected
             case .accepted:
                 break
@@ -128,7 +128,7 @@ extension Store {
                 // No drift is learned here: the confirming code is typed with setup latency
                 // (scanning, typing), which would shift the window away from a phone in sync.
                 revokedAt: nil, lastStep: acceptedStep.map { Int64($0) }, lastSuccessAt: now, drift: 0)
-            try active.upsert(db)
+            try active.save(db)
             try pending.delete(db)
             return .activated(recoveryCodes: try replaceRecoveryCodes(db, user: user, now: now))
         }

@@ -18,14 +18,30 @@ extension Store {
     package func verify(
         user: String, code: SubmittedCode, now: Int64, source: AuditSource
     ) async throws -> VerifyOutcome {
+        try await verify(user: user, code: code, now: now, source: source, onlyIfEnrollmentKey: false)!
+    }
+
+    /// `verify` for a name that may not be canonical: when `user` is not exactly the key of an
+    /// enrollment (active, pending or revoked), nothing is checked or written and the answer is
+    /// nil, so the caller can look the name up and try again under the canonical one.
+    package func verifyIfEnrollmentKey(
+        user: String, code: SubmittedCode, now: Int64, source: AuditSource
+    ) async throws -> VerifyOutcome? {
+        try await verify(user: user, code: code, now: now, source: source, onlyIfEnrollmentKey: true)
+    }
+
+    private func verify(
+        user: String, code: SubmittedCode, now: Int64, source: AuditSource, onlyIfEnrollmentKey: Bool
+    ) async throws -> VerifyOutcome? {
         try await write(for: source.caller) { [self] db in
+            if onlyIfEnrollmentKey, try !Self.hasEnrollment(db, exactly: user) { return nil }
             let outcome = try activeAttempt(db, user: user, event: .verify, now: now, source: source) { row, secret in
                 try check(code, db: db, row: &row, secret: secret, now: now)
             }
             if outcome == .accepted, source.caller.isRoot, let service = source.context.service,
                 let origin = source.context.origin
             {
-                try GraceRecord(user: user, service: service, origin: origin, succeededAt: now).upsert(db)
+                try GraceRecord(user: user, service: service, origin: origin, succeededAt: now).save(db)
             }
             return outcome
         }
@@ -58,9 +74,12 @@ extension Store {
     }
 
     /// Whether `user` succeeded through `service` from `origin` within `period` seconds.
-    package func withinGracePeriod(user: String, service: String, origin: String, period: Int64, now: Int64) async throws -> Bool {
-        try await writer.read { db in
-            guard let record = try GraceRecord.fetchOne(db, key: ["user": user, "service": service, "origin": origin]) else {
+    package func withinGracePeriod(user: String, service: String, origin: String, period: Int64, now: Int64) throws -> Bool {
+        try readNow { db in
+            guard let record = try GraceRecord.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM grace WHERE user = ? AND service = ? AND origin = ?"),
+                arguments: [user, service, origin])
+            else {
                 return false
             }
             return now >= record.succeededAt && now - record.succeededAt < period
@@ -73,7 +92,7 @@ extension Store {
         _ db: Database, user: String, event: AuditEvent, now: Int64, source: AuditSource,
         check: (inout EnrollmentRecord, [UInt8]) throws -> AttemptCheck
     ) throws -> VerifyOutcome {
-        guard var row = try EnrollmentRecord.fetchOne(db, key: user), row.state == EnrollmentState.active.rawValue,
+        guard var row = try EnrollmentRecord.fetch(db, user: user), row.state == EnrollmentState.active.rawValue,
             let sealed = row.sealedSecret
         else {
             try audit(db, event, user: user, source: source, now: now, result: .notEnrolled)
@@ -84,7 +103,7 @@ extension Store {
         }
         if outcome == .accepted {
             row.lastSuccessAt = now
-            try row.update(db)
+            try row.save(db)
         }
         return outcome
     }
@@ -97,7 +116,7 @@ extension Store {
         _ db: Database, user: String, event: AuditEvent, now: Int64, source: AuditSource,
         auditingSuccessAs success: AuditResult = .accepted, check: () throws -> AttemptCheck
     ) throws -> VerifyOutcome {
-        var limits = try ThrottleRecord.fetchOne(db, key: user) ?? ThrottleRecord(user: user)
+        var limits = try ThrottleRecord.fetch(db, user: user) ?? ThrottleRecord(user: user)
         if let lockedUntil = limits.lockedUntil, now < lockedUntil {
             try audit(db, event, user: user, source: source, now: now, result: .locked)
             return .locked(retryAfter: lockedUntil == .max ? nil : lockedUntil - now)
@@ -130,7 +149,7 @@ extension Store {
                 db.afterNextTransaction { _ in observer(user, delay == .max ? nil : delay) }
             }
         }
-        try limits.upsert(db)
+        try limits.save(db)
         try audit(db, event, user: user, source: source, now: now, result: outcome == .accepted ? success : outcome.auditResult)
         return outcome
     }

@@ -21,6 +21,7 @@ package struct Store: Sendable {
     package typealias LockoutObserver = @Sendable (_ user: String, _ seconds: Int64?) -> Void
 
     let writer: DatabasePool
+    let groupCommit: GroupCommitWriter
     let sealer: SecretSealer
     /// Keys the recovery-code digests, so a copy of the database alone cannot test guesses.
     let recoveryKey: SymmetricKey
@@ -50,6 +51,7 @@ package struct Store: Sendable {
         // before the answer goes out, so a crash cannot make a used code valid again.
         try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try StoreSchema.migrator.migrate(writer)
+        groupCommit = GroupCommitWriter(pool: writer)
         sealer = SecretSealer(key: key)
         recoveryKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: key, info: Data("totpd recovery codes v1".utf8), outputByteCount: 32)
@@ -69,19 +71,29 @@ package struct Store: Sendable {
         try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
-    /// One write transaction. When the disk is full and the request comes from root (the login
-    /// stack), the space reserve is released and the transaction tried once more, so root logins
-    /// go on working on a full disk; other callers get the error.
+    /// One write transaction, committed with whatever other writes are waiting (`GroupCommitWriter`).
+    /// When the disk is full and the request comes from root (the login stack), the space
+    /// reserve is released, if another write has not released it already, and the transaction
+    /// tried once more, so root logins go on working on a full disk; other callers get the error.
     func write<T: Sendable>(
         for caller: PeerCredentials, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         do {
-            return try await writer.write(body)
+            return try await groupCommit.write(body)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
-            guard caller.isRoot, reserve.release() else { throw error }
-            logger.critical("disk full: released the space reserve to keep root logins working", metadata: ["reserve": "\(reserve.path)"])
-            return try await writer.write(body)
+            guard caller.isRoot else { throw error }
+            if reserve.release() {
+                logger.critical("disk full: released the space reserve to keep root logins working", metadata: ["reserve": "\(reserve.path)"])
+            }
+            return try await groupCommit.write(body)
         }
+    }
+
+    /// A short read, run on the calling thread: an indexed lookup in WAL mode never waits for
+    /// the writer, and a hop to GRDB's queue and back costs more than the read itself. Long
+    /// reads (list, the audit log) use the asynchronous `writer.read`.
+    func readNow<T>(_ body: (Database) throws -> T) throws -> T {
+        try writer.read(body)
     }
 
     /// Copies the write-ahead log into the database and truncates it, after a transaction that
@@ -104,14 +116,23 @@ package struct Store: Sendable {
         }
     }
 
-    package func status(user: String, now: Int64) async throws -> EnrollmentStatus {
-        try await writer.read { db in
+    package func status(user: String, now: Int64) throws -> EnrollmentStatus {
+        try readNow { db in
             try Self.status(
-                user: user, enrollment: EnrollmentRecord.fetchOne(db, key: user),
-                pending: PendingEnrollmentRecord.fetchOne(db, key: user), throttle: ThrottleRecord.fetchOne(db, key: user),
-                recoveryCodesLeft: RecoveryCodeRecord.filter(Column("user") == user && Column("used_at") == nil).fetchCount(db),
+                user: user, enrollment: EnrollmentRecord.fetch(db, user: user),
+                pending: PendingEnrollmentRecord.fetch(db, user: user), throttle: ThrottleRecord.fetch(db, user: user),
+                recoveryCodesLeft: Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM recovery_code WHERE user = ? AND used_at IS NULL"),
+                    arguments: [user]) ?? 0,
                 now: now)
         }
+    }
+
+    /// Whether `user` is exactly the key of an enrollment, active, pending or revoked.
+    static func hasEnrollment(_ db: Database, exactly user: String) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT 1 FROM enrollment WHERE user = ? UNION ALL SELECT 1 FROM pending_enrollment WHERE user = ?"),
+            arguments: [user, user]) != nil
     }
 
     /// The accounts with an enrollment (active, pending or revoked) whose name differs from
@@ -204,7 +225,7 @@ package struct Store: Sendable {
             time: now, event: event.rawValue, user: cut(user), service: cut(source.context.service),
             rhost: cut(source.context.rhost), tty: cut(source.context.tty), callerUID: Int64(caller.uid),
             callerPID: Int64(caller.pid), result: result.text, count: 1
-        ).insert(db)
+        ).append(db)
     }
 }
 
