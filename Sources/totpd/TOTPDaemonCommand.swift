@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
 import ServiceLifecycle
 import TOTPCore
 
@@ -69,9 +67,6 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
             }
             return
         }
-        // Tasks then run on the event loops that do the socket I/O, not on a separate pool
-        // that every request would have to hop to and back from.
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let level = logLevel
         let journal = SystemdIntegration.stderrIsJournal
         LoggingSystem.bootstrap { _ in JournalLogHandler(logLevel: level, withPriorityPrefix: journal) }
