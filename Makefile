@@ -13,7 +13,7 @@ SWIFT      ?= swift
 PYTHON     ?= /usr/bin/python3
 BUILD      := build
 
-DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev pamtester oathtool python3-pytest passwd util-linux mount binutils sqlite3 systemd sudo valgrind openssh-server openssh-client python3-paramiko zbar-tools python3-pil python3-pexpect groff-base
+DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev libssl-dev pamtester oathtool python3-pytest passwd util-linux mount binutils sqlite3 systemd sudo valgrind openssh-server openssh-client python3-paramiko zbar-tools python3-pil python3-pexpect groff-base
 
 PAM_SOURCES := $(wildcard Sources/pam_totpd/*.c) $(wildcard Sources/pam_totpd/include/*.h)
 PAM_CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -D_FORTIFY_SOURCE=2 \
@@ -22,7 +22,10 @@ PAM_LDFLAGS := -shared -Wl,--version-script=Sources/pam_totpd/pam_totpd.map -Wl,
 C_TEST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -ISources/pam_totpd/include \
                  -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all build install test deps test-swift test-c test-system demo clean
+# The peers `make bench` measures totpd against, and the indexed passwd of its large sites.
+BENCH_PACKAGES := libpam-google-authenticator libpam-oath libnss-db systemd
+
+.PHONY: all build install test deps bench-deps test-c test-swift test-system test-guard bench demo clean
 
 all: build
 
@@ -61,8 +64,9 @@ install: build
 	.build/release/totpctl --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/totpctl
 	.build/release/totpctl --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_totpctl
 
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+deps bench-deps: PACKAGES = $(if $(filter bench-deps,$@),$(BENCH_PACKAGES),$(DEBIAN_PACKAGES))
+deps bench-deps:
+	@missing=$$(for p in $(PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:" $$missing; \
@@ -70,7 +74,7 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test: deps test-c test-swift test-system
+test: deps test-c test-swift test-system test-guard
 
 test-c: $(BUILD)/pam_totpd.so
 	@mkdir -p $(BUILD)/tests
@@ -95,6 +99,32 @@ test-system: $(BUILD)/pam_totpd.so $(NSS_STANDIN)
 	TOTPD_BIN=$(CURDIR)/.build/debug/totpd TOTPCTL_BIN=$(CURDIR)/.build/debug/totpctl \
 	PAM_MODULE=$(CURDIR)/$(BUILD)/pam_totpd.so \
 	    $(PYTHON) -m pytest -p no:cacheprovider -v Tests/system
+
+# The benchmark's C drivers (bench/): libpam, the socket, the floors. libcrypto computes the
+# bench users' codes; the module itself never links it.
+BENCH_TOOLS := $(BUILD)/bench/pam_driver $(BUILD)/bench/socket_load $(BUILD)/bench/floors
+BENCH_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -Ibench -ISources/pam_totpd/include
+$(BUILD)/bench/pam_driver: bench/pam_driver.c bench/bench_otp.h
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lpam -lcrypto
+$(BUILD)/bench/socket_load: bench/socket_load.c bench/bench_otp.h Sources/pam_totpd/client.c
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(BENCH_CFLAGS) -o $@ bench/socket_load.c Sources/pam_totpd/client.c -lcrypto -lpthread
+$(BUILD)/bench/floors: bench/floors.c bench/bench_otp.h
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lcrypto
+
+# A short socket benchmark of the release build: fails when a VERIFY round trip costs more
+# than ten times the fdatasync-plus-HMAC floor of the same run, or a right code is refused.
+test-guard: build $(BENCH_TOOLS)
+	TOTPD_BIN=$(CURDIR)/.build/release/totpd BENCH_WORK=/var/tmp/totpd-guard BENCH_SECONDS=2 \
+	    $(PYTHON) bench/run.py --guard
+
+# totpd against pam_google_authenticator and pam_oath, through libpam and at the socket, with
+# 10k, 100k and 1M users (BENCH_USERS to choose); release build. Prints the table, writes
+# build/bench/results.jsonl, report.txt and chart.svg.
+bench: deps bench-deps build $(BENCH_TOOLS)
+	$(PYTHON) bench/run.py
 
 # A throwaway daemon, a demo user and a real PAM login; DEMO_AUTO=1 computes the codes itself.
 demo: deps $(BUILD)/pam_totpd.so

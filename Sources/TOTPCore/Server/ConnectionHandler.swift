@@ -2,9 +2,8 @@ import Logging
 import NIOCore
 
 /// One connection, one request: admits the caller, waits (within the deadline) for its frame,
-/// runs the request in a task and writes the answer, then closes. Everything but the request
-/// itself happens on the connection's event loop, so a request costs one hop to its task and
-/// one back, not a hop at every step.
+/// runs the request in a task on the connection's own event loop (`EventLoopExecutor`) and
+/// writes the answer, then closes.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -44,7 +43,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         let server = server
         let caller = caller
         let channel = context.channel
-        Task {
+        Task(executorPreference: EventLoopExecutor(context.eventLoop)) {
             let response = await server.respond(to: frame, caller: caller)
             server.send(response, on: channel)
         }

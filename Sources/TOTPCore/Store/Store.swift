@@ -116,15 +116,22 @@ package struct Store: Sendable {
         }
     }
 
+    /// One statement, so it reads one consistent state without a transaction of its own.
     package func status(user: String, now: Int64) throws -> EnrollmentStatus {
-        try readNow { db in
-            try Self.status(
-                user: user, enrollment: EnrollmentRecord.fetch(db, user: user),
-                pending: PendingEnrollmentRecord.fetch(db, user: user), throttle: ThrottleRecord.fetch(db, user: user),
-                recoveryCodesLeft: Int.fetchOne(
-                    db.cachedStatement(sql: "SELECT COUNT(*) FROM recovery_code WHERE user = ? AND used_at IS NULL"),
-                    arguments: [user]) ?? 0,
-                now: now)
+        try writer.unsafeRead { db in
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT e.state, e.activated_at, e.last_success_at, p.expires_at, t.failures, t.locked_until,
+                            (SELECT COUNT(*) FROM recovery_code WHERE user = k.user AND used_at IS NULL)
+                        FROM (SELECT ? AS user) AS k
+                        LEFT JOIN enrollment AS e ON e.user = k.user
+                        LEFT JOIN pending_enrollment AS p ON p.user = k.user
+                        LEFT JOIN throttle AS t ON t.user = k.user
+                        """), arguments: [user])!
+            return Self.status(
+                user: user, state: row[0], activatedAt: row[1], lastSuccessAt: row[2], pendingExpiresAt: row[3],
+                failures: row[4] ?? 0, lockedUntil: row[5], recoveryCodesLeft: row[6], now: now)
         }
     }
 
@@ -178,20 +185,28 @@ package struct Store: Sendable {
         user: String, enrollment: EnrollmentRecord?, pending: PendingEnrollmentRecord?, throttle: ThrottleRecord?,
         recoveryCodesLeft: Int, now: Int64
     ) -> EnrollmentStatus {
-        let livePending = pending.flatMap { $0.expiresAt > now ? $0 : nil }
-        let failures = throttle?.failures ?? 0
-        if let enrollment, enrollment.state == EnrollmentState.active.rawValue {
-            let locked = throttle?.lockedUntil.flatMap { $0 > now ? $0 : nil }
+        status(
+            user: user, state: enrollment?.state, activatedAt: enrollment?.activatedAt, lastSuccessAt: enrollment?.lastSuccessAt,
+            pendingExpiresAt: pending?.expiresAt, failures: throttle?.failures ?? 0, lockedUntil: throttle?.lockedUntil,
+            recoveryCodesLeft: recoveryCodesLeft, now: now)
+    }
+
+    /// `state`: the enrollment row's, nil without one.
+    static func status(
+        user: String, state: String?, activatedAt: Int64?, lastSuccessAt: Int64?, pendingExpiresAt: Int64?, failures: Int,
+        lockedUntil: Int64?, recoveryCodesLeft: Int, now: Int64
+    ) -> EnrollmentStatus {
+        let livePending = pendingExpiresAt.flatMap { $0 > now ? $0 : nil }
+        if state == EnrollmentState.active.rawValue {
             return EnrollmentStatus(
-                user: user, state: .active, expiresAt: livePending?.expiresAt, activatedAt: enrollment.activatedAt,
-                lastSuccessAt: enrollment.lastSuccessAt, failures: failures, lockedUntil: locked,
-                recoveryCodesLeft: recoveryCodesLeft)
+                user: user, state: .active, expiresAt: livePending, activatedAt: activatedAt, lastSuccessAt: lastSuccessAt,
+                failures: failures, lockedUntil: lockedUntil.flatMap { $0 > now ? $0 : nil }, recoveryCodesLeft: recoveryCodesLeft)
         }
         if let livePending {
-            return EnrollmentStatus(user: user, state: .pending, expiresAt: livePending.expiresAt, failures: failures)
+            return EnrollmentStatus(user: user, state: .pending, expiresAt: livePending, failures: failures)
         }
-        if enrollment != nil {
-            return EnrollmentStatus(user: user, state: .revoked, activatedAt: enrollment?.activatedAt)
+        if state != nil {
+            return EnrollmentStatus(user: user, state: .revoked, activatedAt: activatedAt)
         }
         return EnrollmentStatus(user: user, state: .none)
     }

@@ -51,6 +51,7 @@ package struct JournalLogHandler: LogHandler {
     }
 
     static func clean(_ text: String) -> String {
-        String(text.unicodeScalars.map { QuotedText.isUnprintable($0) ? "?" : Character($0) })
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
+        return String(text.unicodeScalars.map { QuotedText.isUnprintable($0) ? "?" : Character($0) })
     }
 }

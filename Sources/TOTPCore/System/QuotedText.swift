@@ -5,6 +5,10 @@
 /// values are left as they are.
 package enum QuotedText {
     package static func quoted(_ value: String) -> String {
+        // Most values are plain ASCII words: no need to look at their Unicode properties.
+        if !value.isEmpty, value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") }) {
+            return value
+        }
         var needsQuotes = value.isEmpty
         var escaped = ""
         for scalar in value.unicodeScalars {
