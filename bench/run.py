@@ -8,7 +8,8 @@ large site would keep them), and the host's files are never touched. Each point 
 row and one JSON line; results.jsonl and chart.svg go to the output directory.
 
 Environment: BENCH_USERS (default "10000 100000 1000000"), BENCH_SECONDS (per point, default 3),
-BENCH_OUT (default build/bench), TOTPD_BIN, TOTPCTL_BIN, PAM_MODULE, BENCH_BIN (the C drivers).
+BENCH_OUT (default build/bench), TOTPD_BIN, TOTPCTL_BIN, PAM_MODULE, BENCH_BIN (the C drivers),
+BENCH_DAEMON_BIN (another totpd build to measure on the same store), BENCH_WORK.
 """
 
 import hashlib
@@ -28,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(os.environ.get("BENCH_OUT", ROOT / "build/bench"))
 BIN = Path(os.environ.get("BENCH_BIN", OUT))
 TOTPD = os.environ.get("TOTPD_BIN", str(ROOT / ".build/release/totpd"))
+# Another build to serve the same store (the import needs TOTPD's --import-oath): for before and
+# after figures of a change.
+SERVING = os.environ.get("BENCH_DAEMON_BIN", TOTPD)
 TOTPCTL = os.environ.get("TOTPCTL_BIN", str(ROOT / ".build/release/totpctl"))
 MODULE = os.environ.get("PAM_MODULE", str(ROOT / "build/pam_totpd.so"))
 USER_COUNTS = [int(n) for n in os.environ.get("BENCH_USERS", "10000 100000 1000000").split()]
@@ -169,7 +173,7 @@ class Daemon:
         self.socket = run_dir / "socket"
         self.process = subprocess.Popen(
             ["systemd-socket-activate", "-l", str(self.socket), "-l", f"{self.socket}.root", "--fdname=public:root",
-             TOTPD, "--config", str(WORK / "totpd.conf")],
+             SERVING, "--config", str(WORK / "totpd.conf")],
             stderr=open(WORK / "totpd.log", "a"))
         for _ in range(500):
             if self.socket.exists() and Path(f"{self.socket}.root").exists():
@@ -248,7 +252,7 @@ def socket_points(count, users, daemon):
     slice_size = max(count // 16, 512)
     # "null": a connection and a frame the daemon refuses unread, the floor of any request.
     for op in ("verify-right", "verify-wrong", "precheck", "null"):
-        for clients in (1, 8, 64, 512) if op != "null" else (8,):
+        for clients in (1, 8, 64, 512) if op != "null" else (8, 64):
             # PRECHECK changes nothing, so its points may share users.
             first, size = users.take("totpd" if op.startswith("verify") else op, slice_size)
             record = json.loads(output(BIN / "socket_load", daemon.socket, PREFIX, first, size, clients, op, SECONDS, daemon.pid))
@@ -257,8 +261,8 @@ def socket_points(count, users, daemon):
 
 
 def scale_point(count, daemon, source, provisioning):
-    store = WORK / "state" / "totpd.db"
-    size = sum(p.stat().st_size for p in (WORK / "state").glob("totpd.db*"))
+    store = WORK / "state" / "totpd.sqlite"
+    size = sum(p.stat().st_size for p in (WORK / "state").glob("totpd.sqlite*"))
     timings = {}
     for command in (["list"], ["status", f"{PREFIX}{count // 2}"]):
         started = time.monotonic()
@@ -308,6 +312,13 @@ def guard():
         sys.exit("regression guard: a VERIFY round trip costs more than 10x the fdatasync-plus-HMAC floor")
 
 
+def settle():
+    """Writes back what provisioning left dirty, so its writeback does not land in the first
+    points' fdatasyncs."""
+    os.sync()
+    time.sleep(2)
+
+
 def fresh_work_directory():
     if WORK.exists():
         shutil.rmtree(WORK)
@@ -318,6 +329,7 @@ def one_size(count):
     fresh_work_directory()
     names, source = provision_accounts(count)
     provisioning = provision_modules(names)
+    settle()
     floors(count)
     users = Users(count)
     daemon = Daemon()
