@@ -51,10 +51,12 @@ enum OutputFormat {
         return rows.map { tableLine($0, widths: widths) }.joined(separator: "\n")
     }
 
-    /// One line of a table whose column widths are known; cells already quoted.
+    /// One line of a table whose column widths are known (in characters); cells already quoted.
+    /// Padded by characters, as the widths are counted (NSString's padding counts UTF-16 units,
+    /// and cut names with characters beyond them short).
     static func tableLine(_ cells: [String], widths: [Int]) -> String {
         cells.enumerated().map { index, cell in
-            index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            index == cells.count - 1 ? cell : cell + String(repeating: " ", count: max(widths[index] - cell.count, 0))
         }.joined(separator: "  ")
     }
 
