@@ -48,11 +48,16 @@ enum OutputFormat {
         let rows = rows.prefix(1) + rows.dropFirst().map { $0.map(QuotedText.quoted) }
         guard let header = rows.first else { return "" }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        return rows.map { tableLine($0, widths: widths) }.joined(separator: "\n")
+    }
+
+    /// One line of a table whose column widths are known (in characters); cells already quoted.
+    /// Padded by characters, as the widths are counted (NSString's padding counts UTF-16 units,
+    /// and cut names with characters beyond them short).
+    static func tableLine(_ cells: [String], widths: [Int]) -> String {
+        cells.enumerated().map { index, cell in
+            index == cells.count - 1 ? cell : cell + String(repeating: " ", count: max(widths[index] - cell.count, 0))
+        }.joined(separator: "  ")
     }
 
     /// A base32 secret in groups of four, easier to type (apps ignore the spaces).

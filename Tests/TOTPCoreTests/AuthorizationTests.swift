@@ -71,7 +71,7 @@ struct TableDirectory: AccountDirectory {
         let code = SubmittedCode("123456")!
         let context = AuditContext(service: "sshd")
         switch operation {
-        case .list: return user == nil ? .list : nil
+        case .list: return user == nil ? .list(afterUser: nil) : nil
         case .auditLog: return .auditLog(user: user, since: nil, afterID: 0)
         default: break
         }

@@ -64,7 +64,7 @@ import Testing
         }
         #expect(try auditRows().count == 50)
         clock.advance(by: MaintenanceClock.interval)
-        _ = await handler.handle(.list, caller: root)
+        _ = await handler.handle(.list(afterUser: nil), caller: root)
         #expect(try auditRows().count <= 21)
         // A day and a minute later, every one of those rows is too old.
         clock.advance(by: 86_400 + MaintenanceClock.interval)

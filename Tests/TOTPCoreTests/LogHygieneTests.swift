@@ -90,6 +90,17 @@ final class CapturedLog: Sendable {
         }
     }
 
+    /// Of ASCII, only printable characters other than space, `=`, `"` and backslash leave a
+    /// value as it is (the shortcut for plain values agrees with the full rule).
+    @Test func plainASCIIIsLeftAsItIsAndNothingElse() {
+        for byte in UInt8(0)...0x7F {
+            let value = "a" + String(Unicode.Scalar(byte)) + "b"
+            let plain = byte > 0x20 && byte < 0x7F && !"\\\"=".utf8.contains(byte)
+            #expect((QuotedText.quoted(value) == value) == plain, "byte \(byte)")
+        }
+        #expect(QuotedText.quoted("émile") == "émile" && QuotedText.quoted("") == #""""#)
+    }
+
     /// One uid's flood is cut to a few lines and one summary; another uid and root are not held up.
     @Test func aFloodFromOneUIDIsSummarized() {
         let captured = CapturedLog()

@@ -42,6 +42,11 @@ import Testing
         try await (store ?? self.store).verify(user: user, code: SubmittedCode(typed)!, now: clock.unixTime(), source: source)
     }
 
+    /// A page of at most `count` accounts.
+    func list(after afterUser: String?, now: Int64, count: Int) async throws -> [EnrollmentStatus] {
+        try await store.list(afterUser: afterUser, now: now, budget: count) { ($0, 1) }
+    }
+
     func wrongCode(_ secret: [UInt8]) -> String {
         let near = Set((-3...3).map { code(secret, offset: Int64($0)) })
         return (0...).lazy.map { String(format: "%06d", $0) }.first { !near.contains($0) }!
@@ -259,7 +264,58 @@ import Testing
         #expect(try await verify("alice", code(secret)) == .notEnrolled)
         #expect(try await verify("alice", codes[0]) == .notEnrolled)
         #expect(try store.status(user: "alice", now: clock.unixTime()).state == .revoked)
-        #expect(try await store.list(now: clock.unixTime()).map(\.state) == [.revoked])
+        #expect(try await list(after: nil, now: clock.unixTime(), count: 10).map(\.state) == [.revoked])
+    }
+
+    /// Pages of `list` show every account `status` shows as enrolled, exactly as it shows it,
+    /// once each, in byte order of name, whatever the page size.
+    @Test func listPagesShowWhatStatusShows() async throws {
+        _ = try await enroll("alice")
+        let (bobSecret, bobCodes) = try await enroll("bob")
+        #expect(try await verify("bob", bobCodes[0]) == .accepted)
+        for _ in 0..<2 { #expect(try await verify("bob", wrongCode(bobSecret)) == .rejected) }
+        guard case .started = try await begin("bob") else { throw CancellationError() }  // replacing it: still active
+        let (ginaSecret, _) = try await enroll("gina")
+        for _ in 0..<5 { _ = try await verify("gina", wrongCode(ginaSecret)) }
+        guard case .started = try await begin("carol") else { throw CancellationError() }
+        _ = try await enroll("erin")
+        #expect(try await store.remove(.revoke, user: "erin", now: clock.unixTime(), source: source))
+        _ = try await enroll("frank")
+        #expect(try await store.remove(.reset, user: "frank", now: clock.unixTime(), source: source))
+        // Two spellings of one name that Swift's String compares as equal: both are accounts.
+        _ = try await enroll("e\u{301}mile")
+        _ = try await enroll("\u{E9}mile")
+        _ = try await enroll("Zed")
+        // Started last, since starting an enrollment purges lapsed ones; lapsed by the time of listing.
+        guard case .started = try await store.beginEnrollment(
+            user: "dave", parameters: .default, lifetime: 10, authority: .admin, now: clock.unixTime(), source: source)
+        else { throw CancellationError() }
+        clock.advance(by: 11)
+        let now = clock.unixTime()
+        #expect(try store.status(user: "dave", now: now).state == .none)
+
+        let expected = ["Zed", "alice", "bob", "carol", "erin", "e\u{301}mile", "gina", "\u{E9}mile"]
+        for limit in [1, 3, 100] {
+            var listed: [EnrollmentStatus] = []
+            var afterUser: String?
+            while true {
+                let page = try await list(after: afterUser, now: now, count: limit)
+                guard let last = page.last else { break }
+                #expect(page.count <= limit)
+                listed += page
+                afterUser = last.user
+            }
+            #expect(listed.map { Array($0.user.utf8) } == expected.map { Array($0.utf8) }, "limit \(limit)")
+            for status in listed { #expect(status == (try store.status(user: status.user, now: now))) }
+        }
+        let page = try await list(after: nil, now: now, count: 100)
+        let bob = try #require(page.first { $0.user == "bob" })
+        #expect(bob.state == .active && bob.failures == 2 && bob.recoveryCodesLeft == 9 && bob.expiresAt != nil)
+        #expect(page.first { $0.user == "gina" }?.lockedUntil != nil)
+        #expect(page.first { $0.user == "carol" }?.state == .pending)
+        #expect(page.first { $0.user == "erin" }.map { $0.state == .revoked && $0.activatedAt != nil } == true)
+        #expect(try await list(after: "\u{E9}mile", now: now, count: 100).isEmpty)
+        #expect(try await list(after: "bob", now: now, count: 1).map(\.user) == ["carol"])
     }
 
     @Test func secretsAreEncryptedAtRestAndBoundToTheirUser() async throws {

@@ -41,10 +41,16 @@ struct TestDaemon {
 
     private func waitUntilListening() async throws {
         for _ in 0..<500 {
-            if (try? await client.send(.list)) != nil { return }
+            if (try? await client.send(.list(afterUser: nil))) != nil { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw DaemonClient.ClientError(description: "test daemon did not start listening")
+    }
+
+    /// The daemon's store opened a second time beside it, to set up in bulk what would take
+    /// the protocol too long (a thousand enrollments) or that it cannot make at will.
+    func openStore() async throws -> Store {
+        try await Daemon.openStore(configuration: configuration, clock: clock, logger: Logger(label: "totpd-test")).0
     }
 
     /// The account running the tests: the only one a non-root caller may act on.

@@ -71,6 +71,7 @@ import pam_totpd
         c.append((.callerPID, Int(TOTPD_TAG_CALLER_PID), Int(TOTPD_MAXLEN_CALLER_PID)))
         c.append((.qr, Int(TOTPD_TAG_QR), Int(TOTPD_MAXLEN_QR)))
         c.append((.count, Int(TOTPD_TAG_COUNT), Int(TOTPD_MAXLEN_COUNT)))
+        c.append((.afterUser, Int(TOTPD_TAG_AFTER_USER), Int(TOTPD_MAXLEN_AFTER_USER)))
         #expect(Set(c.map(\.0)) == Set(FieldTag.allCases))
         for (tag, number, maxLength) in c {
             #expect(number == Int(tag.rawValue), "\(tag)")

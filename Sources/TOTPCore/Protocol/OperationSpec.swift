@@ -21,7 +21,7 @@ extension Operation {
         case .enrollConfirm:
             OperationSpec(event: .enrollConfirm, fields: context.union([.user, .code]), access: .enrollment)
         case .enrollBegin: OperationSpec(event: .enrollBegin, fields: [.user, .code], access: .enrollment)
-        case .list: OperationSpec(event: .list, fields: [], access: .adminOnly)
+        case .list: OperationSpec(event: .list, fields: [.afterUser], access: .adminOnly)
         case .auditLog: OperationSpec(event: .auditLog, fields: [.user, .since, .afterID], access: .adminOnly)
         case .revoke: OperationSpec(event: .revoke, fields: [.user], access: .adminOverUsers)
         case .reset: OperationSpec(event: .reset, fields: [.user], access: .adminOverUsers)

@@ -21,7 +21,8 @@ package enum Request: Sendable, Equatable {
     /// `code`, here and below: a TOTP code (decoding refuses a recovery code).
     case enrollConfirm(user: String, code: SubmittedCode, context: AuditContext = AuditContext())
     case status(user: String)
-    case list
+    /// One page: the accounts after `afterUser` (nil: from the first), in byte order of name.
+    case list(afterUser: String?)
     case revoke(user: String)
     case reset(user: String)
     case unlock(user: String)
@@ -84,7 +85,9 @@ package enum Request: Sendable, Equatable {
         case .auditLog(_, let since, let afterID):
             if let since { fields.append(.u64(.since, UInt64(since))) }
             fields.append(.u64(.afterID, UInt64(afterID)))
-        case .status, .list, .revoke, .reset, .unlock, .precheck, .loginEnroll:
+        case .list(let afterUser):
+            if let afterUser { fields.append(.string(.afterUser, afterUser)) }
+        case .status, .revoke, .reset, .unlock, .precheck, .loginEnroll:
             break
         }
         let context = auditContext
@@ -108,7 +111,7 @@ package enum Request: Sendable, Equatable {
         case .enrollConfirm:
             self = .enrollConfirm(user: try fields.user(), code: try fields.code(.code), context: context)
         case .status: self = .status(user: try fields.user())
-        case .list: self = .list
+        case .list: self = .list(afterUser: try fields.cursor(.afterUser))
         case .revoke: self = .revoke(user: try fields.user())
         case .reset: self = .reset(user: try fields.user())
         case .unlock: self = .unlock(user: try fields.user())
@@ -155,6 +158,17 @@ private struct RequestFields {
     }
 
     func has(_ tag: FieldTag) -> Bool { values[tag] != nil }
+
+    /// A name to continue after. Unlike `user`, control characters are allowed: the value is
+    /// only compared with stored names, never written anywhere, and must be able to repeat any
+    /// name a page ended with (an imported one included).
+    func cursor(_ tag: FieldTag) throws(WireMessage.DecodingError) -> String? {
+        guard let bytes = values[tag] else { return nil }
+        guard !bytes.isEmpty, let text = String(validating: bytes, as: UTF8.self) else {
+            throw WireMessage.DecodingError(description: "field \(tag) must be non-empty UTF-8")
+        }
+        return text
+    }
 
     /// 6 to 8 digits, or (where `recovery` allows it) a recovery code.
     func code(_ tag: FieldTag, recovery: Bool = false) throws(WireMessage.DecodingError) -> SubmittedCode {
@@ -221,6 +235,7 @@ extension FieldTag: CustomStringConvertible {
         case .callerPID: "caller_pid"
         case .qr: "qr"
         case .count: "count"
+        case .afterUser: "after_user"
         }
     }
 }

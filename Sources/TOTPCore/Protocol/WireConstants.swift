@@ -71,6 +71,8 @@ package enum FieldTag: UInt8, Sendable, CaseIterable {
     case qr = 28
     /// AUDIT_LOG records: the events a row stands for (more than 1 for a `suppressed` row).
     case count = 29
+    /// LIST request: the last account name of the previous page (paging).
+    case afterUser = 30
 
     package enum Kind: Sendable { case string, u64, record }
 
@@ -93,7 +95,7 @@ package enum FieldTag: UInt8, Sendable, CaseIterable {
         case .state: 16
         case .record: 4096
         case .qr: 12288
-        case .user, .service, .rhost, .tty: 256
+        case .user, .service, .rhost, .tty, .afterUser: 256
         case .expiresAt, .retryAfter, .failures, .activatedAt, .lastSuccessAt, .lockedUntil, .recoveryCodesLeft,
             .since, .afterID, .id, .time, .callerUID, .callerPID, .count:
             8

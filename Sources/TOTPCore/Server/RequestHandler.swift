@@ -206,8 +206,14 @@ package struct RequestHandler: Sendable {
         case .status:
             return Response(.ok, try store.status(user: user, now: now).fields)
 
-        case .list:
-            return Response(.ok, try await store.list(now: now).map { .record($0.fields) })
+        case .list(let afterUser):
+            // As many records as one response holds (after its 2 header bytes); the client asks
+            // again after the last name.
+            let records = try await store.list(afterUser: afterUser, now: now, budget: WireProtocol.maxResponseBody - 2) {
+                let record = WireField.record($0.fields)
+                return (record, 3 + record.value.count)
+            }
+            return Response(.ok, records)
 
         case .revoke, .reset:
             let removal: Store.Removal = request.operation == .revoke ? .revoke : .reset

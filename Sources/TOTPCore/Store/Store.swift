@@ -130,7 +130,7 @@ package struct Store: Sendable {
                         LEFT JOIN throttle AS t ON t.user = k.user
                         """), arguments: [user])!
             return Self.status(
-                user: user, state: row[0], activatedAt: row[1], lastSuccessAt: row[2], pendingExpiresAt: row[3],
+                user: user, enrollmentState: row[0], activatedAt: row[1], lastSuccessAt: row[2], pendingExpiresAt: row[3],
                 failures: row[4] ?? 0, lockedUntil: row[5], recoveryCodesLeft: row[6], now: now)
         }
     }
@@ -154,19 +154,52 @@ package struct Store: Sendable {
         }
     }
 
-    package func list(now: Int64) async throws -> [EnrollmentStatus] {
+    /// The accounts whose name comes after `afterUser` (nil: from the first), in byte order of
+    /// name, as many as `budget` holds: `entry` makes what the caller keeps of each account's
+    /// status and says what it costs. The accounts are those with an enrollment, active or
+    /// revoked, or a pending one that has not lapsed: exactly those whose state is not `none`.
+    /// Keyset paging over the primary keys, read lazily: a page costs the same at the millionth
+    /// account as at the first, and no row is read past the last one that fits.
+    package func list<Entry: Sendable>(
+        afterUser: String?, now: Int64, budget: Int, entry: @escaping @Sendable (EnrollmentStatus) -> (Entry, cost: Int)
+    ) async throws -> [Entry] {
         try await writer.read { db in
-            let enrollments = Dictionary(uniqueKeysWithValues: try EnrollmentRecord.fetchAll(db).map { ($0.user, $0) })
-            let pending = Dictionary(uniqueKeysWithValues: try PendingEnrollmentRecord.fetchAll(db).map { ($0.user, $0) })
-            let throttles = Dictionary(uniqueKeysWithValues: try ThrottleRecord.fetchAll(db).map { ($0.user, $0) })
-            let codesLeft = Dictionary(
-                try Row.fetchAll(db, sql: "SELECT user, COUNT(*) FROM recovery_code WHERE used_at IS NULL GROUP BY user")
-                    .map { ($0[0] as String, $0[1] as Int) }, uniquingKeysWith: +)
-            return Set(enrollments.keys).union(pending.keys).sorted().map {
-                Self.status(
-                    user: $0, enrollment: enrollments[$0], pending: pending[$0], throttle: throttles[$0],
-                    recoveryCodesLeft: codesLeft[$0] ?? 0, now: now)
-            }.filter { $0.state != .none }
+            // Both halves walk a primary key in order and SQLite merges them, so rows are joined
+            // only as they are stepped. Names are never empty (requests and imports refuse
+            // them), so "" starts at the first; a pending enrollment alone has no recovery codes.
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(
+                    sql: """
+                        SELECT enrollment.user AS user, enrollment.state, enrollment.activated_at, enrollment.last_success_at,
+                            pending_enrollment.expires_at, throttle.failures, throttle.locked_until,
+                            (SELECT COUNT(*) FROM recovery_code WHERE recovery_code.user = enrollment.user AND used_at IS NULL)
+                        FROM enrollment
+                            LEFT JOIN pending_enrollment ON pending_enrollment.user = enrollment.user
+                            LEFT JOIN throttle ON throttle.user = enrollment.user
+                        WHERE enrollment.user > ?1
+                        UNION ALL
+                        SELECT pending_enrollment.user, NULL, NULL, NULL, pending_enrollment.expires_at, throttle.failures,
+                            throttle.locked_until, 0
+                        FROM pending_enrollment
+                            LEFT JOIN throttle ON throttle.user = pending_enrollment.user
+                        WHERE pending_enrollment.user > ?1 AND pending_enrollment.expires_at > ?2
+                            AND NOT EXISTS (SELECT 1 FROM enrollment WHERE enrollment.user = pending_enrollment.user)
+                        ORDER BY user
+                        """),
+                arguments: [afterUser ?? "", now])
+            var entries: [Entry] = []
+            var left = budget
+            while let row = try rows.next() {
+                let (entry, cost) = entry(
+                    Self.status(
+                        user: row[0], enrollmentState: row[1], activatedAt: row[2], lastSuccessAt: row[3],
+                        pendingExpiresAt: row[4], failures: row[5] ?? 0, lockedUntil: row[6], recoveryCodesLeft: row[7],
+                        now: now))
+                left -= cost
+                guard left >= 0 else { break }
+                entries.append(entry)
+            }
+            return entries
         }
     }
 
@@ -181,31 +214,23 @@ package struct Store: Sendable {
         }
     }
 
+    /// The one definition of what an account's rows show, from the columns it reads, so that
+    /// `list` can select only those (nil: no such row).
     static func status(
-        user: String, enrollment: EnrollmentRecord?, pending: PendingEnrollmentRecord?, throttle: ThrottleRecord?,
-        recoveryCodesLeft: Int, now: Int64
+        user: String, enrollmentState: String?, activatedAt: Int64?, lastSuccessAt: Int64?, pendingExpiresAt: Int64?,
+        failures: Int, lockedUntil: Int64?, recoveryCodesLeft: Int, now: Int64
     ) -> EnrollmentStatus {
-        status(
-            user: user, state: enrollment?.state, activatedAt: enrollment?.activatedAt, lastSuccessAt: enrollment?.lastSuccessAt,
-            pendingExpiresAt: pending?.expiresAt, failures: throttle?.failures ?? 0, lockedUntil: throttle?.lockedUntil,
-            recoveryCodesLeft: recoveryCodesLeft, now: now)
-    }
-
-    /// `state`: the enrollment row's, nil without one.
-    static func status(
-        user: String, state: String?, activatedAt: Int64?, lastSuccessAt: Int64?, pendingExpiresAt: Int64?, failures: Int,
-        lockedUntil: Int64?, recoveryCodesLeft: Int, now: Int64
-    ) -> EnrollmentStatus {
-        let livePending = pendingExpiresAt.flatMap { $0 > now ? $0 : nil }
-        if state == EnrollmentState.active.rawValue {
+        let liveExpiry = pendingExpiresAt.flatMap { $0 > now ? $0 : nil }
+        if enrollmentState == EnrollmentState.active.rawValue {
             return EnrollmentStatus(
-                user: user, state: .active, expiresAt: livePending, activatedAt: activatedAt, lastSuccessAt: lastSuccessAt,
-                failures: failures, lockedUntil: lockedUntil.flatMap { $0 > now ? $0 : nil }, recoveryCodesLeft: recoveryCodesLeft)
+                user: user, state: .active, expiresAt: liveExpiry, activatedAt: activatedAt, lastSuccessAt: lastSuccessAt,
+                failures: failures, lockedUntil: lockedUntil.flatMap { $0 > now ? $0 : nil },
+                recoveryCodesLeft: recoveryCodesLeft)
         }
-        if let livePending {
-            return EnrollmentStatus(user: user, state: .pending, expiresAt: livePending, failures: failures)
+        if let liveExpiry {
+            return EnrollmentStatus(user: user, state: .pending, expiresAt: liveExpiry, failures: failures)
         }
-        if state != nil {
+        if enrollmentState != nil {
             return EnrollmentStatus(user: user, state: .revoked, activatedAt: activatedAt)
         }
         return EnrollmentStatus(user: user, state: .none)

@@ -85,6 +85,7 @@ enum {
     TOTPD_TAG_CALLER_PID = 27,
     TOTPD_TAG_QR = 28,
     TOTPD_TAG_COUNT = 29,
+    TOTPD_TAG_AFTER_USER = 30,
 };
 
 /* Largest value in bytes, per tag (u64 tags are exactly TOTPD_U64_SIZE). */
@@ -118,6 +119,7 @@ enum {
     TOTPD_MAXLEN_CALLER_PID = 8,
     TOTPD_MAXLEN_QR = 12288,
     TOTPD_MAXLEN_COUNT = 8,
+    TOTPD_MAXLEN_AFTER_USER = 256,
 };
 
 /* A verification code on the wire: 6 to 8 ASCII digits, or a recovery code of 10 base32

@@ -9,18 +9,61 @@ struct List: AsyncParsableCommand {
     @Flag(help: "Print a JSON array.")
     var json = false
 
+    /// What the table shows of an account, kept small: a table's columns are as wide as their
+    /// widest cell, so every row is held until the last page, and there may be a million.
+    private struct Row {
+        var user: String
+        var state: EnrollmentState
+        var lastSuccessAt: Int64?
+        var failures: Int
+
+        var cells: [String] { [user, state.rawValue, OutputFormat.timestamp(lastSuccessAt) ?? "-", "\(failures)"] }
+    }
+
     func run() async throws {
-        let response = try await connection.call(.list)
-        let statuses = response.fields.filter { $0.tag == FieldTag.record.rawValue }.compactMap {
-            $0.recordFields.flatMap(EnrollmentStatus.init(fields:))
-        }
         if json {
-            print(try OutputFormat.json(statuses.map(OutputFormat.StatusJSON.init)))
+            // One array, printed a page at a time: each page's elements without its brackets.
+            var separator = "["
+            try await forEachPage { page in
+                let array = try OutputFormat.json(page.map(OutputFormat.StatusJSON.init))
+                print(separator + array.dropFirst().dropLast(), terminator: "")
+                separator = ","
+            }
+            print(separator == "[" ? "[]" : "]")
             return
         }
-        let rows = statuses.map {
-            [$0.user, $0.state.rawValue, OutputFormat.timestamp($0.lastSuccessAt) ?? "-", "\($0.failures)"]
+        let header = ["USER", "STATE", "LAST SUCCESS", "FAILURES"]
+        var widths = header.map(\.count)
+        var rows: [Row] = []
+        try await forEachPage { page in
+            for status in page {
+                let row = Row(
+                    user: QuotedText.quoted(status.user), state: status.state, lastSuccessAt: status.lastSuccessAt,
+                    failures: status.failures)
+                widths = zip(widths, row.cells).map { max($0, $1.count) }
+                rows.append(row)
+            }
         }
-        print(OutputFormat.table([["USER", "STATE", "LAST SUCCESS", "FAILURES"]] + rows))
+        print(OutputFormat.tableLine(header, widths: widths))
+        for row in rows { print(OutputFormat.tableLine(row.cells, widths: widths)) }
+    }
+
+    /// Asks for one page after another, each after the last account of the one before, until
+    /// the daemon answers with an empty page. The next page is asked for as soon as its cursor
+    /// is known, so the daemon reads it while totpctl decodes and prints this one.
+    private func forEachPage(_ body: ([EnrollmentStatus]) throws -> Void) async throws {
+        var afterUser: String?
+        var next = Task { [connection] in try await connection.call(.list(afterUser: nil)) }
+        while true {
+            let records = try await next.value.fields.filter { $0.tag == FieldTag.record.rawValue }
+            guard let final = records.last else { return }
+            // Names come in byte order after the cursor; an answer that does not move on would repeat forever.
+            guard let last = final.recordFields.flatMap(EnrollmentStatus.init(fields:))?.user,
+                afterUser.map({ $0.utf8.lexicographicallyPrecedes(last.utf8) }) ?? true
+            else { throw ValidationError("the daemon's list did not move past \(afterUser.map(QuotedText.quoted) ?? "the start")") }
+            next = Task { [connection] in try await connection.call(.list(afterUser: last)) }
+            try body(records.compactMap { $0.recordFields.flatMap(EnrollmentStatus.init(fields:)) })
+            afterUser = last
+        }
     }
 }
