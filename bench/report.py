@@ -44,12 +44,12 @@ def pam_table(results, users):
 
 def socket_table(results, users):
     lines = [f"\nAt the socket, {users:,} users",
-             f"{'op':<14}{'clients':>8}{'req/s':>9}{'p50 µs':>9}{'p99 µs':>10}{'max µs':>10}{'CPU µs/req':>12}{'RSS MiB':>9}{'answers':>22}"]
+             f"{'op':<14}{'clients':>8}{'req/s':>9}{'p50 µs':>9}{'p99 µs':>10}{'max µs':>10}{'CPU µs/req':>12}{'RSS MiB':>9}{'answers':>28}"]
     for r in results:
         if r["point"] == "socket" and r["users"] == users:
             answers = f"{r['ok']} ok {r['rejected']} rej {r['other_answers'] + r['locked'] + r['no_answer']} other"
             lines.append(f"{r['op']:<14}{r['clients']:>8}{r['rps']:>9.0f}{r['p50_us']:>9.0f}{r['p99_us']:>10.0f}{r['max_us']:>10.0f}"
-                         f"{r['daemon_cpu_us_per_request']:>12.1f}{r['daemon_rss_kib'] / 1024:>9.1f}{answers:>22}")
+                         f"{r['daemon_cpu_us_per_request']:>12.1f}{r['daemon_rss_kib'] / 1024:>9.1f}  {answers}")
     return lines
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(os.environ.get("BENCH_OUT", ROOT / "build/bench"))
-BIN = Path(os.environ.get("BENCH_BIN", OUT))
+BIN = Path(os.environ.get("BENCH_BIN", ROOT / "build/bench"))
 TOTPD = os.environ.get("TOTPD_BIN", str(ROOT / ".build/release/totpd"))
 # Another build to serve the same store (the import needs TOTPD's --import-oath): for before and
 # after figures of a change.
