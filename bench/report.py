@@ -44,7 +44,7 @@ def pam_table(results, users):
 
 def socket_table(results, users):
     lines = [f"\nAt the socket, {users:,} users",
-             f"{'op':<14}{'clients':>8}{'req/s':>9}{'p50 µs':>9}{'p99 µs':>10}{'max µs':>10}{'CPU µs/req':>12}{'RSS MiB':>9}{'answers':>28}"]
+             f"{'op':<14}{'clients':>8}{'req/s':>9}{'p50 µs':>9}{'p99 µs':>10}{'max µs':>10}{'CPU µs/req':>12}{'RSS MiB':>9}  answers"]
     for r in results:
         if r["point"] == "socket" and r["users"] == users:
             answers = f"{r['ok']} ok {r['rejected']} rej {r['other_answers'] + r['locked'] + r['no_answer']} other"
