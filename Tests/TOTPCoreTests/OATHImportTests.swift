@@ -11,12 +11,8 @@ import Testing
 
     @Test func readsTOTPLinesWithTheirParametersAndLastUse() throws {
         let file = try OATHUsersFile(
-            contents: """
-                # pam_oath users file
-                HOTP/T30 alice - \(secretHex)
-
-                HOTP/T60/8\tbob\t-\t\(secretHex) 0 12345678 2026-12-01T10:00:00L
-                """)
+            contents: "# pam_oath users file\r\nHOTP/T30 alice - \(secretHex)\r\n\r\n"
+                + "HOTP/T60/8\tbob\t-\t\(secretHex) 0 12345678 2026-12-01T10:00:00L\r\n")
         #expect(file.entries.map(\.user) == ["alice", "bob"])
         #expect(file.entries[0].secret == Array("12345678901234567890".utf8))
         #expect(file.entries[0].parameters == OTPParameters(algorithm: .sha1, digits: 6, period: 30))
@@ -38,6 +34,8 @@ import Testing
         ("HOTP/T30 alice", "line 1: expected TYPE USER PIN SECRET"),
         ("HOTP/T30 alice - 3132333435363738393031323334353637383930 0 1 yesterday", "is not a time"),
         ("HOTP/T30 a - 3132333435363738393031323334353637383930\nHOTP/T30 a - 3132333435363738393031323334353637383930", "line 2: a appears twice"),
+        ("HOTP/T30 \(String(repeating: "x", count: 257)) - 3132333435363738393031323334353637383930", "is not an account name a login can send"),
+        ("HOTP/T30 a\u{1B}b - 3132333435363738393031323334353637383930", "is not an account name a login can send"),
     ])
     func refusesWhatTotpdCannotKeep(line: String, problem: String) {
         #expect {

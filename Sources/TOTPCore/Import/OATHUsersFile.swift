@@ -25,7 +25,8 @@ package struct OATHUsersFile {
         var entries: [Entry] = []
         var seen = Set<String>()
         var number = 0
-        for line in contents.split(separator: "\n", omittingEmptySubsequences: false) {
+        // isNewline: a file saved with CRLF line ends (one Character in Swift) reads the same.
+        for line in contents.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             number += 1
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard let type = fields.first, !type.hasPrefix("#") else { continue }
@@ -44,6 +45,12 @@ package struct OATHUsersFile {
         }
         let parameters = try totpParameters(fields[0], line: line)
         let user = String(fields[1])
+        // What a login could never send as USER (the wire's rule) could never log in either.
+        guard user.utf8.count <= FieldTag.user.maxLength,
+            !user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw LineError(line: line, problem: "\(QuotedText.quoted(user)) is not an account name a login can send (over \(FieldTag.user.maxLength) bytes, or control characters)")
+        }
         guard fields[2] == "-" else {
             throw LineError(line: line, problem: "\(QuotedText.quoted(user)) has a PIN, which totpd cannot keep; remove it first")
         }
