@@ -15,13 +15,15 @@ struct TableDirectory: AccountDirectory {
     var adminNames: Set<String> = ["ada", "alan"]
     /// When set, every lookup fails as an unreachable directory would.
     var failing = false
+    /// When set, names match exactly, as the files backend does.
+    var caseSensitive = false
 
     struct Outage: Error {}
 
     func account(named name: String, for caller: uid_t) async throws -> UserDirectory.Account? {
         if failing { throw UserDirectory.LookupError(description: "directory down") }
-        // Case-insensitive, as SSSD with Active Directory is.
-        return accounts.first { $0.name.lowercased() == name.lowercased() }
+        // Case-insensitive by default, as SSSD with Active Directory is.
+        return accounts.first { caseSensitive ? $0.name == name : $0.name.lowercased() == name.lowercased() }
     }
 
     func account(uid: uid_t, for caller: uid_t) async throws -> UserDirectory.Account? {
@@ -175,4 +177,24 @@ struct TableDirectory: AccountDirectory {
             #expect(!response.fields.contains(.string(.state, "none")))
         }
     }
+
+    /// A spelling the directory does not know of an enrolled account is asked for a code, even
+    /// when the policy names only other accounts: it is never EXEMPT (review of issue 11).
+    @Test func anUnknownSpellingOfAnEnrolledAccountIsNeverExempt() async throws {
+        let root = Self.callers[.root]!
+        var configuration = DaemonConfiguration(socketPath: directory.path + "/socket", stateDirectory: directory.path, issuer: "t")
+        configuration.secondFactor.required = ["alice", "bob"]
+        let logger = Logger(label: "spelling-test")
+        var exact = TableDirectory()
+        exact.caseSensitive = true
+        let strict = RequestHandler(
+            store: handler.store, configuration: configuration, directory: exact, clock: ManualClock(1_700_000_000),
+            logger: logger, logLimiter: LogLimiter(logger: logger))
+        #expect(await strict.handle(.enrollBegin(user: "alice", proof: nil), caller: root).result == .ok)
+        for name in ["alice", "Alice", "ALICE"] {
+            let answer = await strict.handle(.precheck(user: name, context: AuditContext(service: "sshd")), caller: root)
+            #expect(answer.result == .ok, "\(name): \(answer)")
+        }
+    }
 }
+

@@ -27,8 +27,10 @@ import Testing
     @Test(arguments: [
         ("HOTP alice - 3132333435363738393031323334353637383930", "line 1: type HOTP is not time-based"),
         ("HOTP/T30 alice 1234 3132333435363738393031323334353637383930", "line 1: alice has a PIN"),
-        ("HOTP/T30 alice - 31323g", "line 1: the secret of alice is not hex"),
-        ("HOTP/T30 alice - 3132", "line 1: the secret of alice is not hex of at least 10 bytes"),
+        ("HOTP/T30 alice - 31323g", "line 1: the secret (fourth field) is not hex"),
+        ("HOTP/T30 alice - 3132", "line 1: the secret (fourth field) is not hex of at least 10 bytes"),
+        // Fields out of order: the secret is not repeated in the error.
+        ("3132333435363738393031323334353637383930 alice - HOTP/T30", "line 1: the first field is not an OATH type"),
         ("HOTP/T0 alice - 3132333435363738393031323334353637383930", "unsupported period"),
         ("HOTP/T30/9 alice - 3132333435363738393031323334353637383930", "unsupported period or digit count"),
         ("HOTP/T30 alice", "line 1: expected TYPE USER PIN SECRET"),

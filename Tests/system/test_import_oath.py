@@ -3,6 +3,7 @@ daemon binary, real accounts from useradd and real libpam."""
 
 import base64
 import os
+import pwd
 import secrets
 import subprocess
 
@@ -56,6 +57,19 @@ def test_a_bad_file_imports_nothing(workdir, make_user):
         refused = import_oath(daemon, users_file(workdir, lines, mode))
         assert refused.returncode != 0 and problem in refused.stderr, refused.stderr
         assert key not in refused.stderr + refused.stdout
+    # The file is checked through the descriptor it is read from: no symbolic link (which a user
+    # who can write the directory could swap in between a check and a read), no other owner.
+    real = users_file(workdir, [f"HOTP/T30 {known} - {key}"])
+    real.rename(workdir / "real.oath")
+    (workdir / "users.oath").symlink_to(workdir / "real.oath")
+    refused = import_oath(daemon, workdir / "users.oath")
+    assert refused.returncode != 0 and "symbolic links are refused" in refused.stderr, refused.stderr
+    (workdir / "users.oath").unlink()
+    theirs = users_file(workdir, [f"HOTP/T30 root - {key}"])
+    os.chown(theirs, pwd.getpwnam(known).pw_uid, -1)
+    refused = import_oath(daemon, theirs)
+    assert refused.returncode != 0 and "must be owned by uid 0" in refused.stderr, refused.stderr
+    theirs.unlink()
     # Nothing of the refused files reached the store: the account imports cleanly now.
     assert import_oath(daemon, users_file(workdir, [f"HOTP/T30 {known} - {key}"])).returncode == 0
     again = import_oath(daemon, users_file(workdir, [f"HOTP/T30 {known} - {key}"]))

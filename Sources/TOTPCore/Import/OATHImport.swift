@@ -14,12 +14,33 @@ package enum OATHImport {
         package let description: String
     }
 
+    /// The file's bytes, read through one descriptor that was checked after it was opened (no
+    /// symbolic link, a regular file of the caller's, accessible by no one else), so the file
+    /// cannot be swapped between the check and the read by whoever can write its directory.
+    static func readPrivately(_ path: String) throws(Refusal) -> Data {
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw Refusal(description: "cannot open \(path): \(String(cString: strerror(errno))) (symbolic links are refused)")
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw Refusal(description: "\(path) is not a regular file")
+        }
+        guard info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
+            throw Refusal(
+                description: "\(path) must be owned by uid \(geteuid()) and accessible by group or others in no way (it is uid \(info.st_uid), mode \(String(info.st_mode & 0o7777, radix: 8))); fix: chown \(geteuid()) \(path); chmod 600 \(path)")
+        }
+        do {
+            return try handle.readToEnd() ?? Data()
+        } catch {
+            throw Refusal(description: "cannot read \(path): \(error)")
+        }
+    }
+
     /// Returns how many accounts were enrolled.
     package static func run(path: String, configuration: DaemonConfiguration, logger: Logger) async throws -> Int {
-        try PrivateFiles.checkFileIfPresent(path, what: "pam_oath users file")
-        guard let handle = FileHandle(forReadingAtPath: path), var data = try handle.readToEnd() else {
-            throw Refusal(description: "cannot read \(path)")
-        }
+        var data = try readPrivately(path)
         defer { data.resetBytes(in: 0..<data.count) }
         let file: OATHUsersFile
         do {

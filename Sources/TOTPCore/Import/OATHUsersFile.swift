@@ -55,7 +55,7 @@ package struct OATHUsersFile {
             throw LineError(line: line, problem: "\(QuotedText.quoted(user)) has a PIN, which totpd cannot keep; remove it first")
         }
         guard let secret = hexBytes(fields[3]), secret.count >= 10 else {
-            throw LineError(line: line, problem: "the secret of \(QuotedText.quoted(user)) is not hex of at least 10 bytes")
+            throw LineError(line: line, problem: "the secret (fourth field) is not hex of at least 10 bytes")
         }
         var lastStep: Int64?
         if fields.count == 7 {
@@ -71,6 +71,11 @@ package struct OATHUsersFile {
     private static func totpParameters(_ type: Substring, line: Int) throws(LineError) -> OTPParameters {
         let parts = type.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count >= 2, parts[0] == "HOTP", parts[1].hasPrefix("T") else {
+            // Only a field that looks like a type is repeated: in a line with its fields out of
+            // order the first one may be the secret.
+            guard type.hasPrefix("HOTP") else {
+                throw LineError(line: line, problem: "the first field is not an OATH type (HOTP/T30...)")
+            }
             throw LineError(line: line, problem: "type \(QuotedText.quoted(String(type))) is not time-based (HOTP/T30...); totpd imports TOTP only")
         }
         guard parts.count <= 3, let period = Int(parts[1].dropFirst()), OTPParameters.periodRange.contains(period),

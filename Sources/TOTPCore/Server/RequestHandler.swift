@@ -259,7 +259,11 @@ package struct RequestHandler: Sendable {
                 if other != .none { state = other }
             }
         }
-        if target.account != nil || state != .none {
+        // Only an account the directory knows, or a name that is itself an enrollment's key, can
+        // be exempt: another spelling of an enrolled name is asked for a code like any unknown one.
+        var isKey = false
+        if case .enrollmentKey = target.resolution { isKey = true }
+        if target.account != nil || isKey {
             // The account is looked up only if the policy names a group, and an account the
             // directory does not know is never exempt.
             var unknown = false
