@@ -200,8 +200,16 @@ def test_try_first_pass_asks_for_the_code_when_the_earlier_password_is_not_it(to
                                 capture_output=True, text=True, timeout=30)
         return result, result.stdout + result.stderr
 
+    # Codes from one fixed moment: the step after the one `right` uses stays the next unused one
+    # inside the window whether or not a step boundary passes meanwhile (drift is learned then).
+    base = int(time.time())
+
+    def code_after(steps):
+        return subprocess.run(["oathtool", "--totp", "--base32", f"--now=@{base + 30 * steps}", secret],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
     tried = stack("try_first_pass")
-    right, shown = login(tried, password, totp(secret, 1))
+    right, shown = login(tried, password, code_after(1))
     assert right.returncode == 0 and AUTH_OK in right.stdout, shown
     assert "Verification code: " in shown and "Wrong code." not in shown
     wrong, shown = login(tried, password, wrong_code(secret))
@@ -212,7 +220,7 @@ def test_try_first_pass_asks_for_the_code_when_the_earlier_password_is_not_it(to
     assert used.returncode != 0 and "Verification code" not in shown, shown
 
     # A code typed at the password prompt (pam_unix fails, optional) is still taken without asking.
-    taken, shown = login(stack("try_first_pass", "auth optional pam_unix.so\n"), totp(secret, 2))
+    taken, shown = login(stack("try_first_pass", "auth optional pam_unix.so\n"), code_after(2))
     assert taken.returncode == 0 and AUTH_OK in taken.stdout, shown
     assert "Verification code" not in shown
 
