@@ -102,7 +102,8 @@ test-system: $(BUILD)/pam_totpd.so $(NSS_STANDIN)
 
 # The benchmark's C drivers (bench/): libpam, the socket, the floors. libcrypto computes the
 # bench users' codes; the module itself never links it.
-BENCH_TOOLS := $(BUILD)/bench/pam_driver $(BUILD)/bench/socket_load $(BUILD)/bench/floors
+BENCH_TOOLS := $(BUILD)/bench/pam_driver $(BUILD)/bench/socket_load $(BUILD)/bench/floors \
+    $(BUILD)/bench/floor_server
 BENCH_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -Ibench -ISources/pam_totpd/include
 $(BUILD)/bench/pam_driver: bench/pam_driver.c bench/bench_otp.h
 	@mkdir -p $(BUILD)/bench
@@ -113,6 +114,9 @@ $(BUILD)/bench/socket_load: bench/socket_load.c bench/bench_otp.h Sources/pam_to
 $(BUILD)/bench/floors: bench/floors.c bench/bench_otp.h
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lcrypto
+$(BUILD)/bench/floor_server: bench/floor_server.c Sources/pam_totpd/include/totpd_wire.h
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
 # A short socket benchmark of the release build: fails when a VERIFY round trip costs more
 # than ten times the fdatasync-plus-HMAC floor of the same run, or a right code is refused.
@@ -124,6 +128,7 @@ test-guard: build $(BENCH_TOOLS)
 # 10k, 100k and 1M users (BENCH_USERS to choose); release build. Prints the table, writes
 # build/bench/results.jsonl, report.txt and chart.svg.
 bench: deps bench-deps build $(BENCH_TOOLS)
+	$(SWIFT) build $(RELEASE_FLAGS) --product bench-nio-floor
 	$(PYTHON) bench/run.py
 
 # A throwaway daemon, a demo user and a real PAM login; DEMO_AUTO=1 computes the codes itself.

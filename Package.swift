@@ -59,6 +59,15 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")],
             linkerSettings: [.linkedLibrary("pam")]
         ),
+        // make bench: the framework's share of a connection (beside bench/floor_server.c).
+        .executableTarget(
+            name: "bench-nio-floor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "bench/nio-floor"
+        ),
         .testTarget(
             name: "TOTPCoreTests",
             dependencies: ["TOTPCore", "pam_totpd"]

@@ -44,12 +44,33 @@ def pam_table(results, users):
 
 def socket_table(results, users):
     lines = [f"\nAt the socket, {users:,} users",
-             f"{'op':<14}{'clients':>8}{'req/s':>9}{'p50 µs':>9}{'p99 µs':>10}{'max µs':>10}{'CPU µs/req':>12}{'RSS MiB':>9}  answers"]
+             f"{'op':<14}" + SOCKET_HEADER + "  answers"]
     for r in results:
         if r["point"] == "socket" and r["users"] == users:
             answers = f"{r['ok']} ok {r['rejected']} rej {r['other_answers'] + r['locked'] + r['no_answer']} other"
-            lines.append(f"{r['op']:<14}{r['clients']:>8}{r['rps']:>9.0f}{r['p50_us']:>9.0f}{r['p99_us']:>10.0f}{r['max_us']:>10.0f}"
-                         f"{r['daemon_cpu_us_per_request']:>12.1f}{r['daemon_rss_kib'] / 1024:>9.1f}  {answers}")
+            lines.append(f"{r['op']:<14}" + socket_cells(r) + f"  {answers}")
+    return lines
+
+
+SOCKET_HEADER = (f"{'clients':>8}{'req/s':>9}{'p50 µs':>9}{'p99 µs':>10}{'max µs':>10}{'CPU µs/req':>12}"
+                 f"{'load gen µs':>12}{'RSS MiB':>9}")
+
+
+def socket_cells(r):
+    return (f"{r['clients']:>8}{r['rps']:>9.0f}{r['p50_us']:>9.0f}{r['p99_us']:>10.0f}{r['max_us']:>10.0f}"
+            f"{r['daemon_cpu_us_per_request']:>12.1f}{r.get('client_cpu_us_per_request', float('nan')):>12.1f}"
+            f"{r['daemon_rss_kib'] / 1024:>9.1f}")
+
+
+def connection_floor_table(results):
+    """The null request against a C server and a SwiftNIO server that do nothing else."""
+    rows = [r for r in results if r["point"] == "connection-floor"]
+    if not rows:
+        return []
+    lines = ["\nConnection floors: the null request against servers that do nothing else (CPU µs/req is the server's)",
+             f"{'server':<14}" + SOCKET_HEADER]
+    for r in rows:
+        lines.append(f"{r['server']:<14}" + socket_cells(r))
     return lines
 
 
@@ -202,6 +223,7 @@ def write(results, out):
         lines += pam_table(results, users)
         lines += socket_table(results, users)
     lines += scale_table(results)
+    lines += connection_floor_table(results)
     checks = targets(results)
     lines.append("\nTargets")
     for check in checks:

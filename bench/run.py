@@ -32,6 +32,8 @@ TOTPD = os.environ.get("TOTPD_BIN", str(ROOT / ".build/release/totpd"))
 # Another build to serve the same store (the import needs TOTPD's --import-oath): for before and
 # after figures of a change.
 SERVING = os.environ.get("BENCH_DAEMON_BIN", TOTPD)
+# The least a SwiftNIO server does per connection (bench/nio-floor), beside the C one.
+NIO_FLOOR = os.environ.get("BENCH_NIO_FLOOR_BIN", str(ROOT / ".build/release/bench-nio-floor"))
 TOTPCTL = os.environ.get("TOTPCTL_BIN", str(ROOT / ".build/release/totpctl"))
 MODULE = os.environ.get("PAM_MODULE", str(ROOT / "build/pam_totpd.so"))
 USER_COUNTS = [int(n) for n in os.environ.get("BENCH_USERS", "10000 100000 1000000").split()]
@@ -285,6 +287,25 @@ def floors(count):
     return record
 
 
+def connection_floors():
+    """The null request against two servers that do nothing else: floor_server (C, epoll) shows
+    what a connection costs the kernel here, bench-nio-floor what it costs with SwiftNIO."""
+    for server, binary in (("c", BIN / "floor_server"), ("swiftnio", NIO_FLOOR)):
+        path = WORK / f"floor-{server}.sock"
+        process = subprocess.Popen([str(binary), str(path)])
+        try:
+            for _ in range(500):
+                if path.exists():
+                    break
+                time.sleep(0.01)
+            for clients in (1, 8, 64):
+                record = json.loads(output(BIN / "socket_load", path, PREFIX, 0, 6400, clients, "null", SECONDS, process.pid))
+                emit({**record, "point": "connection-floor", "server": server})
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def guard():
     """make test's regression guard: a VERIFY round trip, one client at a time, may cost at most
     ten times the floor of the same run (one fdatasync on the store's filesystem plus one HMAC),
@@ -355,6 +376,8 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     sink = SyslogSink()
     try:
+        fresh_work_directory()
+        connection_floors()
         for count in USER_COUNTS:
             one_size(count)
     finally:

@@ -1,7 +1,8 @@
 /* Socket load generator: C concurrent clients send VERIFY (right or wrong code) or PRECHECK
    for distinct users, each over its own connection as the PAM module does, for a fixed time or
    until its users run out. Prints one JSON line: requests/s, latency quantiles, the answers,
-   and the daemon's CPU per request and RSS (from /proc, with --daemon-pid).
+   the daemon's CPU per request and RSS (from /proc, with DAEMON_PID), and the load
+   generator's own CPU per request: on a small machine it shares the cores with the daemon.
 
    "null" sends a request of an unknown protocol version, which the daemon answers without
    looking at anything: the cost of a connection and a frame alone.
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bench_otp.h"
@@ -63,6 +65,14 @@ static void *run_worker(void *argument) {
     return NULL;
 }
 
+/* This process's CPU time, all threads, user and system. */
+static uint64_t own_cpu_ns(void) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return ((uint64_t)usage.ru_utime.tv_sec + (uint64_t)usage.ru_stime.tv_sec) * 1000000000u +
+           ((uint64_t)usage.ru_utime.tv_usec + (uint64_t)usage.ru_stime.tv_usec) * 1000u;
+}
+
 int main(int argc, char **argv) {
     if (argc < 8) {
         fprintf(stderr, "usage: socket_load SOCKET PREFIX FIRST COUNT CLIENTS "
@@ -83,6 +93,7 @@ int main(int argc, char **argv) {
     }
     worker *workers = calloc((size_t)clients, sizeof *workers);
     uint64_t cpu_before = daemon_pid ? bench_process_cpu_ns(daemon_pid) : 0;
+    uint64_t own_before = own_cpu_ns();
     uint64_t started = bench_now_ns();
     long per = count / clients;
     for (long c = 0; c < clients; c++) {
@@ -109,6 +120,7 @@ int main(int argc, char **argv) {
     }
     double elapsed = (double)(bench_now_ns() - started) / 1e9;
     uint64_t cpu = daemon_pid ? bench_process_cpu_ns(daemon_pid) - cpu_before : 0;
+    uint64_t own = own_cpu_ns() - own_before;
     uint64_t *all = malloc((total ? total : 1) * sizeof(uint64_t));
     size_t n = 0;
     for (long c = 0; c < clients; c++) {
@@ -118,11 +130,11 @@ int main(int argc, char **argv) {
     qsort(all, n, sizeof *all, bench_compare_u64);
     printf("{\"point\":\"socket\",\"op\":\"%s\",\"clients\":%ld,\"requests\":%zu,\"seconds\":%.3f,"
            "\"rps\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
-           "\"daemon_cpu_us_per_request\":%.1f,\"daemon_rss_kib\":%ld,\"ok\":%zu,\"rejected\":%zu,"
+           "\"daemon_cpu_us_per_request\":%.1f,\"client_cpu_us_per_request\":%.1f,\"daemon_rss_kib\":%ld,\"ok\":%zu,\"rejected\":%zu,"
            "\"locked\":%zu,\"other_answers\":%zu,\"no_answer\":%zu}\n",
            kind, clients, n, elapsed, (double)n / elapsed, bench_quantile(all, n, 0.5) / 1e3,
            bench_quantile(all, n, 0.99) / 1e3, n ? all[n - 1] / 1e3 : 0.0,
-           n ? (double)cpu / 1e3 / (double)n : 0.0, daemon_pid ? bench_process_rss_kib(daemon_pid) : 0,
+           n ? (double)cpu / 1e3 / (double)n : 0.0, n ? (double)own / 1e3 / (double)n : 0.0, daemon_pid ? bench_process_rss_kib(daemon_pid) : 0,
            answers[TOTPD_RESULT_OK], answers[TOTPD_RESULT_REJECTED], answers[TOTPD_RESULT_LOCKED],
            n - failures - answers[TOTPD_RESULT_OK] - answers[TOTPD_RESULT_REJECTED] -
                answers[TOTPD_RESULT_LOCKED],

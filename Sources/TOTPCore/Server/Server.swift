@@ -53,8 +53,9 @@ package struct Server: Service {
             for case (.path(let socketPath), _) in listeners.prefix(bound.count) { unlink(socketPath) }
         }
         do {
-            for (listener, audience) in listeners {
-                bound.append(try await bind(listener, for: audience))
+            let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
+            for (index, (listener, audience)) in listeners.enumerated() {
+                bound.append(try await bind(listener, for: audience, on: loops[index % loops.count]))
             }
         } catch {
             for channel in bound { try? await channel.close() }
@@ -73,8 +74,11 @@ package struct Server: Service {
         logger.notice("stopped")
     }
 
-    private func bind(_ listener: Listener, for audience: Audience) async throws -> Channel {
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    /// A listener and all its connections live on one event loop: an accepted connection handed
+    /// to another loop costs three cross-thread wake-ups before its first read, and root's loop
+    /// stays free when the public socket is flooded.
+    private func bind(_ listener: Listener, for audience: Audience, on loop: any EventLoop) async throws -> Channel {
+        let bootstrap = ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(.backlog, value: 256)
             .childChannelInitializer { [self] channel in
                 PeerCredentials.of(channel).flatMapThrowing { caller in
