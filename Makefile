@@ -25,7 +25,7 @@ C_TEST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -ISources/pam_totpd/inclu
 # The peers `make bench` measures totpd against, and the indexed passwd of its large sites.
 BENCH_PACKAGES := libpam-google-authenticator libpam-oath libnss-db systemd
 
-.PHONY: all build install test deps bench-deps test-c test-swift test-system test-guard bench demo clean
+.PHONY: all build install test deps bench-deps test-c test-swift test-system test-guard test-fuzz bench demo clean
 
 all: build
 
@@ -74,13 +74,35 @@ deps bench-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test: deps test-c test-swift test-system test-guard
+test: deps test-c test-fuzz test-swift test-system test-guard
 
 test-c: $(BUILD)/pam_totpd.so
 	@mkdir -p $(BUILD)/tests
 	for t in args client display; do \
 	    $(CC) $(C_TEST_CFLAGS) -o $(BUILD)/tests/test_$$t Tests/pam/test_$$t.c Sources/pam_totpd/$$t.c || exit 1; \
 	    $(BUILD)/tests/test_$$t || exit 1; \
+	done
+
+# Coverage-guided fuzzers (libFuzzer with ASan and UBSan) of the module's answer parser,
+# argument parser and message splitter, each for FUZZ_SECONDS from the committed seeds
+# (Tests/fuzz/corpus). The Swift toolchain's clang carries the fuzzer runtime. What a run
+# learns stays in build/fuzz; a crash leaves its input there and fails the target.
+FUZZ_CC      ?= $(dir $(realpath $(shell command -v $(SWIFT))))clang
+FUZZ_SECONDS ?= 10
+FUZZ_TARGETS := reply:client args:args message:display
+test-fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	for t in $(FUZZ_TARGETS); do \
+	    name=$${t%%:*}; source=$${t##*:}; \
+	    $(FUZZ_CC) -fuse-ld=lld -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	        -D_GNU_SOURCE -ISources/pam_totpd/include -o $(BUILD)/fuzz/fuzz_$$name \
+	        Tests/fuzz/fuzz_$$name.c Sources/pam_totpd/$$source.c || exit 1; \
+	    mkdir -p $(BUILD)/fuzz/learned-$$name; \
+	    $(BUILD)/fuzz/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 \
+	        -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/crash-$$name- \
+	        $(BUILD)/fuzz/learned-$$name Tests/fuzz/corpus/$$name 2>$(BUILD)/fuzz/$$name.log \
+	        || { tail -40 $(BUILD)/fuzz/$$name.log; exit 1; }; \
+	    echo "fuzz_$$name: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(BUILD)/fuzz/$$name.log | grep -o '[0-9]*$$') inputs in $(FUZZ_SECONDS) s, no finding"; \
 	done
 
 test-swift:

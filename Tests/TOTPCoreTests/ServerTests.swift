@@ -164,4 +164,21 @@ import Testing
             #expect("\(error)".contains("chmod 600"))
         }
     }
+
+    @Test func aSecondDaemonOnTheSameStoreRefusesToStart() async throws {
+        let directory = try TemporaryDirectory()
+        let state = directory.path + "/state"
+        let first = DaemonConfiguration(socketPath: directory.path + "/socket", stateDirectory: state, issuer: "t")
+        let second = DaemonConfiguration(socketPath: directory.path + "/other", stateDirectory: state, issuer: "t")
+        do {
+            let serving = try await Daemon.makeServer(configuration: first, logger: .init(label: "test"))
+            let refused = await #expect(throws: PrivateFiles.SetupError.self) {
+                _ = try await Daemon.makeServer(configuration: second, logger: .init(label: "test"))
+            }
+            #expect(refused?.description.contains("another totpd (pid \(getpid())) is serving the store in \(state)") == true)
+            withExtendedLifetime(serving) {}
+        }
+        // Released with the first daemon: the store is free again.
+        _ = try await Daemon.makeServer(configuration: second, logger: .init(label: "test"))
+    }
 }

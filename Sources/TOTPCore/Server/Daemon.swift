@@ -35,6 +35,8 @@ package enum Daemon {
         configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), directory: (any AccountDirectory)? = nil,
         logger: Logger
     ) async throws -> Server {
+        try PrivateFiles.prepareDirectory(configuration.stateDirectory)
+        let instanceLock = try InstanceLock.acquire(stateDirectory: configuration.stateDirectory)
         let (store, logLimiter) = try await openStore(configuration: configuration, clock: clock, logger: logger)
         logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])
         let handler = RequestHandler(
@@ -52,6 +54,6 @@ package enum Daemon {
             requestDeadline: .milliseconds(configuration.requestTimeoutMilliseconds),
             limiter: ConnectionLimiter(
                 maxTotal: configuration.maxConnections, maxPerUID: configuration.maxConnectionsPerUID),
-            logLimiter: logLimiter, clock: clock)
+            logLimiter: logLimiter, clock: clock, instanceLock: instanceLock)
     }
 }

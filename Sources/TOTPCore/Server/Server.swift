@@ -32,10 +32,12 @@ package struct Server: Service {
     let logLimiter: LogLimiter
     let clock: any WallClock
     let inFlight = InFlight()
+    /// Held while the server exists: no second daemon serves the same store.
+    let instanceLock: InstanceLock
 
     init(
         listeners: [(Listener, Audience)], handler: RequestHandler, logger: Logger, requestDeadline: TimeAmount,
-        limiter: ConnectionLimiter, logLimiter: LogLimiter, clock: any WallClock
+        limiter: ConnectionLimiter, logLimiter: LogLimiter, clock: any WallClock, instanceLock: InstanceLock
     ) {
         self.listeners = listeners
         self.handler = handler
@@ -44,6 +46,7 @@ package struct Server: Service {
         self.limiter = limiter
         self.logLimiter = logLimiter
         self.clock = clock
+        self.instanceLock = instanceLock
     }
 
     package func run() async throws {
