@@ -25,7 +25,7 @@ C_TEST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -ISources/pam_totpd/inclu
 # The peers `make bench` measures totpd against, and the indexed passwd of its large sites.
 BENCH_PACKAGES := libpam-google-authenticator libpam-oath libnss-db systemd
 
-.PHONY: all build install test deps bench-deps test-c test-swift test-system test-guard test-fuzz bench demo clean
+.PHONY: all build install test deps bench-deps test-c test-swift test-system test-guard test-fuzz check-security bench demo clean
 
 all: build
 
@@ -121,6 +121,12 @@ test-system: $(BUILD)/pam_totpd.so $(NSS_STANDIN)
 	TOTPD_BIN=$(CURDIR)/.build/debug/totpd TOTPCTL_BIN=$(CURDIR)/.build/debug/totpctl \
 	PAM_MODULE=$(CURDIR)/$(BUILD)/pam_totpd.so \
 	    $(PYTHON) -m pytest -p no:cacheprovider -v Tests/system
+
+# The long forms of the attack, fault and load checks (Tests/security/check.py): one line per
+# check with its figure; fails if any check does.
+check-security: deps $(BUILD)/pam_totpd.so
+	$(SWIFT) build --build-tests
+	$(PYTHON) Tests/security/check.py
 
 # The benchmark's C drivers (bench/): libpam, the socket, the floors. libcrypto computes the
 # bench users' codes; the module itself never links it.

@@ -62,8 +62,10 @@ class Daemon:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"totpd exited early:\n{self.logged()}"
             try:
-                with socket.socket(socket.AF_UNIX) as probe:
-                    probe.connect(self.socket)
+                # A daemon that binds its own sockets binds root's after the public one.
+                for path in [self.socket] + ([self.socket + ".root"] if command is None else []):
+                    with socket.socket(socket.AF_UNIX) as probe:
+                        probe.connect(path)
                 return
             except OSError:
                 time.sleep(0.05)

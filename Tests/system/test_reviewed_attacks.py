@@ -7,7 +7,6 @@ import os
 import re
 import socket
 import sqlite3
-import struct
 import subprocess
 import threading
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from conftest import Daemon, Tools, as_user, totp
 from test_pam_login import enroll
+from wire import frame
 
 
 RELAXED = "rate_limit:\n  attempts: 20\n"  # several logins within one 30-second window
@@ -25,13 +25,6 @@ RELAXED = "rate_limit:\n  attempts: 20\n"  # several logins within one 30-second
 @pytest.fixture
 def daemon_config():
     return RELAXED
-
-
-def frame(operation, fields):
-    """A request as docs/PROTOCOL.md defines it: length, version, operation, (tag, length, value)*."""
-    body = bytes([1, operation]) + b"".join(bytes([tag]) + struct.pack(">H", len(value)) + value
-                                          for tag, value in fields)
-    return struct.pack(">I", len(body)) + body
 
 
 VERIFY, STATUS = 1, 4

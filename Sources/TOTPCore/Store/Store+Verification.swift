@@ -117,6 +117,14 @@ extension Store {
         auditingSuccessAs success: AuditResult = .accepted, check: () throws -> AttemptCheck
     ) throws -> VerifyOutcome {
         var limits = try ThrottleRecord.fetch(db, user: user) ?? ThrottleRecord(user: user)
+        if let lockedUntil = limits.lockedUntil, lockedUntil != .max,
+            let length = throttle.lockDuration(afterFailures: limits.failures), lockedUntil - now > length
+        {
+            // The clock went back since the lock was set: it runs its own length from now, and a
+            // jump of days does not turn a minute's lock into days.
+            limits.lockedUntil = now + length
+            try limits.save(db)
+        }
         if let lockedUntil = limits.lockedUntil, now < lockedUntil {
             try audit(db, event, user: user, source: source, now: now, result: .locked)
             return .locked(retryAfter: lockedUntil == .max ? nil : lockedUntil - now)

@@ -1,0 +1,87 @@
+"""make check-security: the long forms of the attack, fault and load checks, one line per check
+with its figure; exits non-zero if any check fails. Expects the binaries `make build` and
+`swift build --build-tests` leave, and runs as root (the system tests create users)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
+SYSTEM_ENV = {
+    "TOTPD_BIN": str(ROOT / ".build/debug/totpd"),
+    "TOTPCTL_BIN": str(ROOT / ".build/debug/totpctl"),
+    "PAM_MODULE": str(ROOT / "build/pam_totpd.so"),
+}
+FUZZ_SECONDS = int(os.environ.get("FUZZ_SECONDS", "120"))
+results = []
+
+
+def report(name, passed, figure, seconds):
+    results.append(passed)
+    print(f"{'PASS' if passed else 'FAIL'}  {name:<44} {figure}  ({seconds:.0f} s)", flush=True)
+
+
+def run(command, env=None):
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    return done, time.monotonic() - started
+
+
+def fuzzers():
+    done, seconds = run(["make", "--no-print-directory", "test-fuzz", f"FUZZ_SECONDS={FUZZ_SECONDS}"])
+    lines = re.findall(r"^(fuzz_\w+): (\d+) inputs in (\d+) s, no finding$", done.stdout, re.M)
+    for name, inputs, duration in lines:
+        report(f"{name} (libFuzzer, ASan, UBSan)", True, f"{int(inputs):,} inputs in {duration} s, no finding",
+               seconds / max(len(lines), 1))
+    if done.returncode != 0 or not lines:
+        report("C fuzzers", False, (done.stdout + done.stderr).strip().splitlines()[-1:] or "no output", seconds)
+
+
+def swift_suite(name, suite, figure):
+    done, seconds = run(["swift", "test", "--skip-build", "--filter", suite])
+    passed = done.returncode == 0 and re.search(r"Test run with \d+ tests? .*passed", done.stdout + done.stderr)
+    report(name, bool(passed), figure if passed else "failed: see swift test --filter " + suite, seconds)
+
+
+def system_test(name, path, env=None, figures=None):
+    done, seconds = run([PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q", path], {**SYSTEM_ENV, **(env or {})})
+    figure = figures() if figures and done.returncode == 0 else ("" if done.returncode == 0 else "failed: pytest " + path)
+    report(name, done.returncode == 0, figure, seconds)
+
+
+def crash_figures(path):
+    def read():
+        record = json.loads(Path(path).read_text().splitlines()[-1])
+        return (f"{record['cycles']} cycles, {record['operations_acknowledged']:,} operations acknowledged, "
+                f"{record['lost']} lost, {record['used_steps_accepted_again']} used steps accepted again, "
+                f"{record['integrity_failures']} integrity failures")
+    return read
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("make check-security needs root: its system tests create users")
+    fuzzers()
+    swift_suite("replay race: 50 concurrent VERIFYs of one code", "ReplayRaceTests",
+                "100 steps x 50 clients, exactly 1 accepted each (limits off; default limiter)")
+    swift_suite("clock jumps (hours, days, years)", "ThrottleTests",
+                "no used step accepted again; lockouts keep their length; hard lock holds")
+    system_test("second daemon on the same store", "Tests/system/test_single_instance.py", figures=lambda:
+                "refused while the first serves; free after stop or kill -9")
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as figures:
+        system_test("kill -9 during mixed load", "Tests/system/test_crash_safety.py",
+                    {"CRASH_CYCLES": os.environ.get("CRASH_CYCLES", "100"), "CRASH_FIGURES": figures.name},
+                    crash_figures(figures.name))
+    failed = results.count(False)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
