@@ -74,6 +74,8 @@ def main():
                 "no used step accepted again; lockouts keep their length; hard lock holds")
     system_test("second daemon on the same store", "Tests/system/test_single_instance.py", figures=lambda:
                 "refused while the first serves; free after stop or kill -9")
+    system_test("secret hygiene and core dumps", "Tests/system/test_secret_hygiene.py", figures=lambda:
+                "no secret, code or recovery code outside the sealed store; no core, no backtrace")
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as figures:
         system_test("kill -9 during mixed load", "Tests/system/test_crash_safety.py",
                     {"CRASH_CYCLES": os.environ.get("CRASH_CYCLES", "100"), "CRASH_FIGURES": figures.name},
