@@ -51,14 +51,19 @@ package struct Server: Service {
 
     package func run() async throws {
         var bound: [Channel] = []
+        var created: [(String, SocketPath.Identity)] = []
         defer {
-            // Only what this daemon bound: a failed bind must not remove another daemon's socket.
-            for case (.path(let socketPath), _) in listeners.prefix(bound.count) { unlink(socketPath) }
+            // Only what this daemon bound, and only while the path is still that socket: a failed
+            // bind must not remove another daemon's socket, nor must the exit of one that drains.
+            for (socketPath, identity) in created { SocketPath.remove(socketPath, ifStill: identity) }
         }
         do {
             let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
             for (index, (listener, audience)) in listeners.enumerated() {
                 bound.append(try await bind(listener, for: audience, on: loops[index % loops.count]))
+                if case .path(let socketPath) = listener, let identity = SocketPath.identity(socketPath) {
+                    created.append((socketPath, identity))
+                }
             }
         } catch {
             for channel in bound { try? await channel.close() }

@@ -2,33 +2,45 @@
 import Glibc
 #endif
 
-/// One daemon per store: an exclusive lock on a file in the state directory, held for the
-/// daemon's life and dropped by the kernel however the process ends (kill -9 included). A
-/// second daemon on the same store refuses to start rather than share it, so housekeeping,
-/// checkpoints and the space reserve have one owner.
+/// One daemon per store: an exclusive lock on the state directory itself, held for the daemon's
+/// life and dropped by the kernel however the process ends (kill -9 included). A second daemon
+/// on the same store refuses to start rather than share it, so housekeeping, checkpoints and the
+/// space reserve have one owner. The directory, unlike a lock file, cannot be deleted and
+/// re-created under a running daemon; `totpd.lock` in it only names the holder's pid.
 package final class InstanceLock: Sendable {
-    private let descriptor: CInt
+    private let directory: CInt
+    private let pidFile: CInt
 
-    private init(descriptor: CInt) {
-        self.descriptor = descriptor
+    private init(directory: CInt, pidFile: CInt) {
+        self.directory = directory
+        self.pidFile = pidFile
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        close(pidFile)
+        close(directory)
+    }
 
     /// Takes the lock, or explains which daemon holds it.
     package static func acquire(stateDirectory: String) throws(PrivateFiles.SetupError) -> InstanceLock {
         let path = stateDirectory + "/totpd.lock"
         try PrivateFiles.preparePrivateFile(path, what: "lock file")
+        let directory = open(stateDirectory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         let descriptor = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw PrivateFiles.SetupError(description: "cannot open lock file \(path): \(String(cString: strerror(errno)))")
+        guard directory >= 0, descriptor >= 0 else {
+            let reason = String(cString: strerror(errno))
+            if directory >= 0 { close(directory) }
+            if descriptor >= 0 { close(descriptor) }
+            throw PrivateFiles.SetupError(description: "cannot open \(path) or its directory: \(reason)")
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        guard flock(directory, LOCK_EX | LOCK_NB) == 0 else {
             let busy = errno == EWOULDBLOCK
+            let reason = String(cString: strerror(errno))
             let holder = busy ? holderPID(descriptor) : nil
             close(descriptor)
+            close(directory)
             guard busy else {
-                throw PrivateFiles.SetupError(description: "cannot lock \(path): \(String(cString: strerror(errno)))")
+                throw PrivateFiles.SetupError(description: "cannot lock \(stateDirectory): \(reason)")
             }
             throw PrivateFiles.SetupError(
                 description: "another totpd\(holder.map { " (pid \($0))" } ?? "") is serving the store in \(stateDirectory); "
@@ -36,10 +48,12 @@ package final class InstanceLock: Sendable {
         }
         let pid = Array("\(getpid())\n".utf8)
         if ftruncate(descriptor, 0) != 0 || pwrite(descriptor, pid, pid.count, 0) != pid.count {
+            let reason = String(cString: strerror(errno))
             close(descriptor)
-            throw PrivateFiles.SetupError(description: "cannot write lock file \(path): \(String(cString: strerror(errno)))")
+            close(directory)
+            throw PrivateFiles.SetupError(description: "cannot write lock file \(path): \(reason)")
         }
-        return InstanceLock(descriptor: descriptor)
+        return InstanceLock(directory: directory, pidFile: descriptor)
     }
 
     /// The pid the holder wrote, if it reads as one.

@@ -50,6 +50,23 @@ package enum SocketPath {
         }
     }
 
+    /// The file a path names, so a daemon that bound it removes it on exit only while it is
+    /// still its own: a daemon started while this one drained has bound the path anew.
+    package struct Identity: Equatable, Sendable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
+    package static func identity(_ path: String) -> Identity? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
+    package static func remove(_ path: String, ifStill identity: Identity) {
+        if self.identity(path) == identity { unlink(path) }
+    }
+
     private static func acceptsConnections(_ path: String) -> Bool {
         guard let address = try? SocketAddress(unixDomainSocketPath: path) else { return false }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
