@@ -72,6 +72,10 @@ def main():
                 "100 steps x 50 clients, exactly 1 accepted each (limits off; default limiter)")
     swift_suite("clock jumps (hours, days, years)", "ThrottleTests",
                 "no used step accepted again; lockouts keep their length; hard lock holds")
+    swift_suite("a day of guessing, default policy", "BruteForceTests",
+                "20 codes checked in a day, then locked until unlock (arithmetic: at most 20)")
+    system_test("guessing as a user and as root", "Tests/system/test_brute_force.py", figures=lambda:
+                "both locked after 5 checked codes; the right code then unchecked; lockouts audited")
     system_test("second daemon on the same store", "Tests/system/test_single_instance.py", figures=lambda:
                 "refused while the first serves; free after stop or kill -9")
     system_test("secret hygiene and core dumps", "Tests/system/test_secret_hygiene.py", figures=lambda:
