@@ -53,6 +53,8 @@ def system_test(name, path, env=None, figures=None):
     done, seconds = run([PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q", path], {**SYSTEM_ENV, **(env or {})})
     figure = figures() if figures and done.returncode == 0 else ("" if done.returncode == 0 else "failed: pytest " + path)
     report(name, done.returncode == 0, figure, seconds)
+    if done.returncode != 0:
+        print("\n".join("      " + line for line in (done.stdout + done.stderr).splitlines()[-30:]), flush=True)
 
 
 def crash_figures(path):

@@ -62,7 +62,8 @@ class Load:
 
     def step(self, account):
         now = int(time.time())
-        if account.state == "none":
+        if account.state == "none" or (account.state == "pending" and account.secret is None):
+            # (A new ENROLL_BEGIN replaces a pending enrollment whose secret never reached us.)
             result, answer = self.send(account, "ENROLL_BEGIN")
             if result == "OK":
                 account.state, account.secret = "pending", wire.string(answer, "SECRET")
@@ -118,7 +119,7 @@ def check_after_restart(path, accounts):
             if state not in (account.state, NEXT_STATE.get(account.in_flight, account.state)):
                 lost.append(f"{account.name}: {account.state} with {account.in_flight} in flight, found {state}")
             if state == "pending" and account.state == "none":
-                state = "none"  # a new pending secret that never reached us: begin again
+                account.secret = None  # a pending secret that never reached us: begin again
             if state in ("none", "revoked"):
                 account.secret, account.used = None, None
             account.state, account.in_flight = state, None
