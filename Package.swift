@@ -63,6 +63,7 @@ let package = Package(
         .executableTarget(
             name: "bench-nio-floor",
             dependencies: [
+                "CTOTPSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,6 +1,7 @@
 """Fixtures for the system tests: the real daemon binary on a temporary socket, the real CLI,
 the freshly built PAM module loaded by real libpam through pamtester, and real system users."""
 
+import json
 import os
 import secrets
 import shutil
@@ -152,6 +153,31 @@ def let_ignore_pass(service):
     path = Path("/etc/pam.d", service)
     path.write_text(path.read_text().replace("auth required", "auth [success=ok ignore=ignore default=die]")
                     + "auth required pam_permit.so\n")
+
+
+def in_process_of(user, function):
+    """Runs `function` in a child process with `user`'s uid (and that number as gid, as useradd
+    makes it) and returns what it returned (JSON-able); fails if the child did."""
+    uid = int(subprocess.run(["id", "-u", user], capture_output=True, text=True, check=True).stdout)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        status = 1
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            os.write(write, json.dumps(function()).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    output = b""
+    while chunk := os.read(read, 65536):
+        output += chunk
+    os.close(read)
+    assert os.waitpid(pid, 0)[1] == 0, f"the process of {user} failed"
+    return json.loads(output)
 
 
 def as_user(user, command):

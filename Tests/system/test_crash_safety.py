@@ -27,6 +27,8 @@ CONFIG = "rate_limit:\n  attempts: 20\nlockout:\n  failures: 20\n  hard_limit: 5
 
 
 def code_at(secret, moment):
+    """The TOTP code and step of `moment`, computed here rather than by oathtool (conftest.totp):
+    the load asks for thousands, and a process each would slow it to a crawl."""
     key = base64.b32decode(secret + "=" * (-len(secret) % 8))
     step = moment // 30
     digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Daemon, Tools, as_user, totp
+from conftest import Daemon, Tools, as_user, in_process_of, totp
 from test_pam_login import enroll
 from wire import frame
 
@@ -33,20 +33,13 @@ USER, CODE, RHOST = 1, 2, 4
 
 def send_as(user, path, request, count):
     """Sends `request` `count` times as `user` (a child process with its uid), one connection each."""
-    uid = int(subprocess.run(["id", "-u", user], capture_output=True, text=True, check=True).stdout)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgid(uid)
-            os.setuid(uid)
-            for _ in range(count):
-                with socket.socket(socket.AF_UNIX) as connection:
-                    connection.connect(path)
-                    connection.sendall(request)
-                    connection.recv(4096)
-        finally:
-            os._exit(0)
-    assert os.waitpid(pid, 0)[1] == 0
+    def send():
+        for _ in range(count):
+            with socket.socket(socket.AF_UNIX) as connection:
+                connection.connect(path)
+                connection.sendall(request)
+                connection.recv(4096)
+    in_process_of(user, send)
 
 
 def audit_rows(daemon):

@@ -4,6 +4,7 @@
 // The difference between the two is the framework's share of a connection on this machine.
 //
 // usage: bench-nio-floor SOCKET
+import CTOTPSystem
 import NIOCore
 import NIOPosix
 
@@ -28,12 +29,6 @@ final class AnswerOnce: ChannelInboundHandler {
     }
 }
 
-struct PeerCredential {
-    var pid: pid_t = 0
-    var uid: uid_t = 0
-    var gid: gid_t = 0
-}
-
 let path = CommandLine.arguments.count == 2 ? CommandLine.arguments[1] : ""
 guard !path.isEmpty else {
     print("usage: bench-nio-floor SOCKET")
@@ -45,7 +40,7 @@ let listener = try ServerBootstrap(group: loop, childGroup: loop)
     .serverChannelOption(.backlog, value: 256)
     .childChannelInitializer { channel in
         let provider = channel as! SocketOptionProvider
-        let credential: EventLoopFuture<PeerCredential> = provider.unsafeGetSocketOption(
+        let credential: EventLoopFuture<totpd_peer_credentials> = provider.unsafeGetSocketOption(
             level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
         return credential.flatMapThrowing { _ in try channel.pipeline.syncOperations.addHandler(AnswerOnce()) }
     }

@@ -9,51 +9,43 @@ import Glibc
 /// re-created under a running daemon; `totpd.lock` in it only names the holder's pid.
 package final class InstanceLock: Sendable {
     private let directory: CInt
-    private let pidFile: CInt
 
-    private init(directory: CInt, pidFile: CInt) {
+    private init(directory: CInt) {
         self.directory = directory
-        self.pidFile = pidFile
     }
 
-    deinit {
-        close(pidFile)
-        close(directory)
-    }
+    deinit { close(directory) }
 
     /// Takes the lock, or explains which daemon holds it.
     package static func acquire(stateDirectory: String) throws(PrivateFiles.SetupError) -> InstanceLock {
         let path = stateDirectory + "/totpd.lock"
         try PrivateFiles.preparePrivateFile(path, what: "lock file")
         let directory = open(stateDirectory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        let descriptor = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
-        guard directory >= 0, descriptor >= 0 else {
+        let pidFile = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        defer { if pidFile >= 0 { close(pidFile) } }
+        guard directory >= 0, pidFile >= 0 else {
             let reason = String(cString: strerror(errno))
             if directory >= 0 { close(directory) }
-            if descriptor >= 0 { close(descriptor) }
             throw PrivateFiles.SetupError(description: "cannot open \(path) or its directory: \(reason)")
         }
         guard flock(directory, LOCK_EX | LOCK_NB) == 0 else {
             let busy = errno == EWOULDBLOCK
             let reason = String(cString: strerror(errno))
-            let holder = busy ? holderPID(descriptor) : nil
-            close(descriptor)
             close(directory)
             guard busy else {
                 throw PrivateFiles.SetupError(description: "cannot lock \(stateDirectory): \(reason)")
             }
             throw PrivateFiles.SetupError(
-                description: "another totpd\(holder.map { " (pid \($0))" } ?? "") is serving the store in \(stateDirectory); "
+                description: "another totpd\(holderPID(pidFile).map { " (pid \($0))" } ?? "") is serving the store in \(stateDirectory); "
                     + "stop it first (systemctl stop totpd.service) or give this one its own --state-dir")
         }
         let pid = Array("\(getpid())\n".utf8)
-        if ftruncate(descriptor, 0) != 0 || pwrite(descriptor, pid, pid.count, 0) != pid.count {
+        if ftruncate(pidFile, 0) != 0 || pwrite(pidFile, pid, pid.count, 0) != pid.count {
             let reason = String(cString: strerror(errno))
-            close(descriptor)
             close(directory)
             throw PrivateFiles.SetupError(description: "cannot write lock file \(path): \(reason)")
         }
-        return InstanceLock(directory: directory, pidFile: descriptor)
+        return InstanceLock(directory: directory)
     }
 
     /// The pid the holder wrote, if it reads as one.
