@@ -83,26 +83,39 @@ test-c: $(BUILD)/pam_totpd.so
 	    $(BUILD)/tests/test_$$t || exit 1; \
 	done
 
-# Coverage-guided fuzzers (libFuzzer with ASan and UBSan) of the module's answer parser,
-# argument parser and message splitter, each for FUZZ_SECONDS from the committed seeds
-# (Tests/fuzz/corpus). The Swift toolchain's clang carries the fuzzer runtime. What a run
-# learns stays in build/fuzz; a crash leaves its input there and fails the target.
-FUZZ_CC      ?= $(dir $(realpath $(shell command -v $(SWIFT))))clang
-FUZZ_SECONDS ?= 10
-FUZZ_TARGETS := reply:client args:args message:display
+# Coverage-guided fuzzers, each for FUZZ_SECONDS from the committed seeds (Tests/fuzz/corpus):
+# the module's answer parser, argument parser and message splitter (C, ASan and UBSan), and the
+# daemon's frame decoder, request parser and configuration loader (Swift, ASan; one executable
+# built in its own build directory, since every module gets the fuzzer's instrumentation). The
+# Swift toolchain's clang carries the fuzzer runtime. What a run learns stays in build/fuzz; a
+# crash leaves its input there and fails the target.
+FUZZ_CC            ?= $(dir $(realpath $(shell command -v $(SWIFT))))clang
+FUZZ_SECONDS       ?= 10
+FUZZ_C_TARGETS     := reply:client args:args message:display
+FUZZ_SWIFT_TARGETS := frames request configuration
+FUZZ_SWIFT_BIN     := .build/fuzz/debug/totpd-fuzz
+# One run: $(1) the corpus name, $(2) the fuzzer command before libFuzzer's options.
+define run_fuzzer
+mkdir -p $(BUILD)/fuzz/learned-$(1); \
+$(2) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix=$(BUILD)/fuzz/crash-$(1)- $(BUILD)/fuzz/learned-$(1) Tests/fuzz/corpus/$(1) \
+    2>$(BUILD)/fuzz/$(1).log || { tail -40 $(BUILD)/fuzz/$(1).log; exit 1; }; \
+echo "fuzz_$(1): $$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(BUILD)/fuzz/$(1).log | grep -o '[0-9]*$$') inputs in $(FUZZ_SECONDS) s, no finding"
+endef
 test-fuzz:
 	@mkdir -p $(BUILD)/fuzz
-	for t in $(FUZZ_TARGETS); do \
+	for t in $(FUZZ_C_TARGETS); do \
 	    name=$${t%%:*}; source=$${t##*:}; \
 	    $(FUZZ_CC) -fuse-ld=lld -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	        -D_GNU_SOURCE -ISources/pam_totpd/include -o $(BUILD)/fuzz/fuzz_$$name \
 	        Tests/fuzz/fuzz_$$name.c Sources/pam_totpd/$$source.c || exit 1; \
-	    mkdir -p $(BUILD)/fuzz/learned-$$name; \
-	    $(BUILD)/fuzz/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 \
-	        -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/crash-$$name- \
-	        $(BUILD)/fuzz/learned-$$name Tests/fuzz/corpus/$$name 2>$(BUILD)/fuzz/$$name.log \
-	        || { tail -40 $(BUILD)/fuzz/$$name.log; exit 1; }; \
-	    echo "fuzz_$$name: $$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(BUILD)/fuzz/$$name.log | grep -o '[0-9]*$$') inputs in $(FUZZ_SECONDS) s, no finding"; \
+	    $(call run_fuzzer,$$name,$(BUILD)/fuzz/fuzz_$$name); \
+	done
+	TOTPD_FUZZ=1 $(SWIFT) build --build-path .build/fuzz --product totpd-fuzz \
+	    -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+	# The runtime's backtracer would hold a crashing run for its report; libFuzzer reports it.
+	for name in $(FUZZ_SWIFT_TARGETS); do \
+	    $(call run_fuzzer,$$name,SWIFT_BACKTRACE=enable=no $(FUZZ_SWIFT_BIN) $$name); \
 	done
 
 test-swift:

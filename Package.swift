@@ -75,3 +75,14 @@ let package = Package(
         ),
     ]
 )
+
+// make test-fuzz: the libFuzzer targets of the frame decoder, the request parser and the
+// configuration loader. Declared only for that build: they link only with -sanitize=fuzzer.
+if Context.environment["TOTPD_FUZZ"] != nil {
+    package.targets.append(
+        .executableTarget(
+            name: "totpd-fuzz",
+            dependencies: ["TOTPCore", .product(name: "NIOEmbedded", package: "swift-nio")],
+            path: "Tests/fuzz/swift"
+        ))
+}

@@ -87,13 +87,7 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
         let path = config ?? DaemonConfiguration.defaultConfigurationFile
         var configuration = DaemonConfiguration()
         if config != nil || FileManager.default.fileExists(atPath: path) {
-            // FileHandle rather than FileManager.contents, which refuses character devices
-            // such as /dev/null (a common way of saying "no configuration").
-            guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data()
-            else { throw ConfigurationError(file: path, problem: "cannot be read") }
-            guard let contents = String(data: data, encoding: .utf8) else {
-                throw ConfigurationError(file: path, problem: "is not UTF-8 text")
-            }
+            let contents = try ConfigurationFile.contents(of: path)
             configuration = try ConfigurationFile.load(path: path, contents: contents)
         }
         if let socket { configuration.socketPath = socket }

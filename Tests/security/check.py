@@ -33,14 +33,18 @@ def run(command, env=None):
     return done, time.monotonic() - started
 
 
+SWIFT_FUZZERS = {"fuzz_frames", "fuzz_request", "fuzz_configuration"}
+
+
 def fuzzers():
     done, seconds = run(["make", "--no-print-directory", "test-fuzz", f"FUZZ_SECONDS={FUZZ_SECONDS}"])
     lines = re.findall(r"^(fuzz_\w+): (\d+) inputs in (\d+) s, no finding$", done.stdout, re.M)
     for name, inputs, duration in lines:
-        report(f"{name} (libFuzzer, ASan, UBSan)", True, f"{int(inputs):,} inputs in {duration} s, no finding",
+        kind = "Swift, libFuzzer, ASan" if name in SWIFT_FUZZERS else "C, libFuzzer, ASan, UBSan"
+        report(f"{name} ({kind})", True, f"{int(inputs):,} inputs in {duration} s, no finding",
                seconds / max(len(lines), 1))
-    if done.returncode != 0 or not lines:
-        report("C fuzzers", False, (done.stdout + done.stderr).strip().splitlines()[-1:] or "no output", seconds)
+    if done.returncode != 0 or len(lines) < 6:
+        report("fuzzers", False, (done.stdout + done.stderr).strip().splitlines()[-1:] or "no output", seconds)
 
 
 def swift_suite(name, suite, figure):

@@ -1,4 +1,9 @@
+import Foundation
 import Yams
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads /etc/totpd/totpd.conf (YAML). Parsing is Yams' (libyaml); this type only maps the
 /// document onto `DaemonConfiguration`, strictly: unknown keys, wrong types and out-of-range
@@ -16,6 +21,53 @@ package struct ConfigurationFile {
             throw ConfigurationError(file: path, line: nil, key: nil, problem: "\(error)")
         }
     }
+
+    /// The file's text, if only root can change it: a file others can write, or one in a
+    /// directory they can change, would let them turn off the second factor. /dev/null stands
+    /// for an empty file (a common way of saying "no configuration").
+    package static func contents(of path: String) throws(ConfigurationError) -> String {
+        func refuse(_ problem: String) -> ConfigurationError { ConfigurationError(file: path, problem: problem) }
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        do {
+            try TrustedPath.checkDirectories(above: absolute, what: "configuration directory")
+        } catch {
+            throw refuse(error.description)
+        }
+        let descriptor = open(absolute, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw refuse(errno == ELOOP ? "is a symbolic link; replace it with the file" : "cannot be read: \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw refuse("cannot be read: \(String(cString: strerror(errno)))") }
+        var null = stat()
+        if info.st_mode & S_IFMT == S_IFCHR && stat("/dev/null", &null) == 0 && info.st_rdev == null.st_rdev { return "" }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw refuse("is not a regular file") }
+        guard info.st_uid == 0 || info.st_uid == geteuid() else {
+            throw refuse("is owned by uid \(info.st_uid); it must be root's: chown root \(path)")
+        }
+        guard info.st_mode & 0o022 == 0 else {
+            let mode = String(info.st_mode & 0o7777, radix: 8)
+            throw refuse("is writable by group or others (mode \(mode)); fix: chmod go-w \(path)")
+        }
+        guard info.st_size <= maxSize else { throw refuse("is larger than \(maxSize / 1024) KiB") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+        var count = 0
+        while count < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + count, $0.count - count) }
+            guard got > 0 else {
+                guard got == 0 else { throw refuse("cannot be read: \(String(cString: strerror(errno)))") }
+                break
+            }
+            count += got
+        }
+        guard count <= maxSize, let contents = String(validating: bytes[..<count], as: UTF8.self) else {
+            throw refuse(count > maxSize ? "is larger than \(maxSize / 1024) KiB" : "is not UTF-8 text")
+        }
+        return contents
+    }
+
+    static let maxSize = 1 << 20
 
     func parse(_ contents: String) throws -> DaemonConfiguration {
         let root: Node?

@@ -14,7 +14,7 @@ package enum SocketPath {
         if !parent.isEmpty && mkdir(parent, 0o755) == 0 {
             chmod(parent, 0o755)  // clients of every uid must be able to reach the socket
         }
-        try checkDirectories(above: path)
+        try TrustedPath.checkDirectories(above: path, what: "socket directory")
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFSOCK else {
@@ -24,30 +24,6 @@ package enum SocketPath {
             throw PrivateFiles.SetupError(description: "another process is already serving \(path); stop it first")
         }
         unlink(path)
-    }
-
-    /// Every directory from the socket's up to `/` must be owned by root (or this daemon's uid)
-    /// and writable by no one else, but for sticky ones such as /tmp, where others cannot rename
-    /// or remove what is not theirs.
-    private static func checkDirectories(above path: String) throws(PrivateFiles.SetupError) {
-        var components = path.split(separator: "/").dropLast().map(String.init)
-        while true {
-            let directory = "/" + components.joined(separator: "/")
-            var info = stat()
-            guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-                throw PrivateFiles.SetupError(description: "socket directory \(directory) is not a directory (symbolic links are refused)")
-            }
-            let sticky = info.st_mode & S_ISVTX != 0
-            guard info.st_uid == 0 || info.st_uid == geteuid() else {
-                throw PrivateFiles.SetupError(description: "socket directory \(directory) is owned by uid \(info.st_uid); it must be root's: chown root \(directory)")
-            }
-            guard info.st_mode & 0o022 == 0 || sticky else {
-                let mode = String(info.st_mode & 0o7777, radix: 8)
-                throw PrivateFiles.SetupError(description: "socket directory \(directory) is writable by group or others (mode \(mode)); fix: chmod go-w \(directory)")
-            }
-            guard !components.isEmpty else { return }
-            components.removeLast()
-        }
     }
 
     /// The file a path names, so a daemon that bound it removes it on exit only while it is

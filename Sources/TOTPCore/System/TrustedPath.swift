@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whether only root can change what a path leads to: every directory from the path's up to `/`
+/// must be owned by root (or this process's uid) and writable by no one else, but for sticky ones
+/// such as /tmp, where others cannot rename or remove what is not theirs. Whoever can rename a
+/// directory on the way can replace the socket the daemon binds or the file it reads.
+package enum TrustedPath {
+    /// `what` names the directories in the error, such as "socket directory".
+    package static func checkDirectories(above path: String, what: String) throws(PrivateFiles.SetupError) {
+        var components = path.split(separator: "/").dropLast().map(String.init)
+        while true {
+            let directory = "/" + components.joined(separator: "/")
+            var info = stat()
+            guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw PrivateFiles.SetupError(description: "\(what) \(directory) is not a directory (symbolic links are refused)")
+            }
+            let sticky = info.st_mode & S_ISVTX != 0
+            guard info.st_uid == 0 || info.st_uid == geteuid() else {
+                throw PrivateFiles.SetupError(description: "\(what) \(directory) is owned by uid \(info.st_uid); it must be root's: chown root \(directory)")
+            }
+            guard info.st_mode & 0o022 == 0 || sticky else {
+                let mode = String(info.st_mode & 0o7777, radix: 8)
+                throw PrivateFiles.SetupError(description: "\(what) \(directory) is writable by group or others (mode \(mode)); fix: chmod go-w \(directory)")
+            }
+            guard !components.isEmpty else { return }
+            components.removeLast()
+        }
+    }
+}
