@@ -86,6 +86,8 @@ def main():
                 "refused while the first serves; free after stop or kill -9")
     system_test("secret hygiene and core dumps", "Tests/system/test_secret_hygiene.py", figures=lambda:
                 "no secret, code or recovery code outside the sealed store; no core, no backtrace")
+    system_test("full and read-only disks", "Tests/system/test_full_disk.py", figures=lambda:
+                "past the reserve and read-only: fails closed, logged, nothing lost; space freed: serves again")
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as figures:
         system_test("kill -9 during mixed load", "Tests/system/test_crash_safety.py",
                     {"CRASH_CYCLES": os.environ.get("CRASH_CYCLES", "100"), "CRASH_FIGURES": figures.name},

@@ -1,3 +1,4 @@
+import GRDB
 import Logging
 
 #if canImport(Glibc)
@@ -90,8 +91,19 @@ package struct RequestHandler: Sendable {
         } catch let error as LookupPool.Refusal {
             return unavailable(error, metadata: metadata, caller: caller, now: now)
         } catch {
-            logger.error("request failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logLimiter.log(
+                .error, Self.failureLine(error), uid: caller.uid, metadata: metadata.merging(["error": "\(error)"]) { $1 },
+                now: now)
             return .failure(.internalError, "the daemon could not complete the request; see its log")
+        }
+    }
+
+    /// The disk's faults get lines of their own: they are the admin's to fix, and not the request's.
+    private static func failureLine(_ error: any Error) -> Logger.Message {
+        switch (error as? DatabaseError)?.resultCode {
+        case .SQLITE_FULL?: "the store could not be written: the disk is full"
+        case .SQLITE_READONLY?, .SQLITE_IOERR?, .SQLITE_CANTOPEN?: "the store could not be written: the filesystem is read-only or failing"
+        default: "request failed"
         }
     }
 
