@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,15 +40,32 @@ def restart(daemon):
     daemon.start()
 
 
-def test_past_the_reserve_no_code_is_accepted_and_service_resumes_when_space_is_freed(
-        workdir, small_disk, pam_service, make_user):
+@contextmanager
+def enrolled_daemon(workdir, state, make_user):
+    """A daemon on `state` and an account enrolled there: (daemon, tools, user, secret)."""
     daemon = Daemon(workdir, CONFIG)
-    daemon.state = str(small_disk / "state")
+    daemon.state = str(state)
     daemon.start()
     try:
         tools = Tools(workdir, daemon)
         user = make_user()
-        secret = enroll(tools, user)
+        yield daemon, tools, user, enroll(tools, user)
+    finally:
+        daemon.stop()
+
+
+def assert_fails_closed(tools, service, user, secret, right, line):
+    """Neither the right code nor a wrong one is accepted, the login fails, and the log says why."""
+    assert verify(tools.daemon, user, right) == "INTERNAL_ERROR"
+    assert verify(tools.daemon, user, wrong_code(secret)) != "OK"
+    login = tools.pamtester(service, user, right)
+    assert login.returncode != 0 and UNAVAILABLE in login.stderr, login.stderr
+    assert line in tools.daemon.logged()
+
+
+def test_past_the_reserve_no_code_is_accepted_and_service_resumes_when_space_is_freed(
+        workdir, small_disk, pam_service, make_user):
+    with enrolled_daemon(workdir, small_disk / "state", make_user) as (daemon, tools, user, secret):
         fill(small_disk)
         # The reserve lets the first verification commit; filling the space it left ends that.
         stored = totp(secret, 1)
@@ -55,11 +73,8 @@ def test_past_the_reserve_no_code_is_accepted_and_service_resumes_when_space_is_
         filler = fill(small_disk)
         assert os.statvfs(small_disk).f_bavail == 0
         right = totp(secret, 2)
-        assert verify(daemon, user, right) == "INTERNAL_ERROR"
-        assert verify(daemon, user, wrong_code(secret)) != "OK"
-        login = tools.pamtester(pam_service(f"socket={daemon.socket}"), user, right)
-        assert login.returncode != 0 and UNAVAILABLE in login.stderr, login.stderr
-        assert "the store could not be written: the disk is full" in daemon.logged()
+        assert_fails_closed(tools, pam_service(f"socket={daemon.socket}"), user, secret, right,
+                            "the store could not be written: the disk is full")
         assert integrity(daemon.state) == "ok"
 
         # Space freed: the same daemon serves again, and the code refused while full is good once.
@@ -71,8 +86,6 @@ def test_past_the_reserve_no_code_is_accepted_and_service_resumes_when_space_is_
         assert verify(daemon, user, stored) != "OK"
         assert verify(daemon, user, right) != "OK"
         assert integrity(daemon.state) == "ok"
-    finally:
-        daemon.stop()
 
 
 @pytest.fixture
@@ -102,26 +115,16 @@ def test_a_store_the_kernel_turns_read_only_fails_closed_and_keeps_what_was_ackn
     # Linux refuses to remount a filesystem read-only while files on it are open for writing, so
     # a live store turns read-only through a filesystem error; only fsck and a new mount undo it.
     image, mount = ext4_store
-    daemon = Daemon(workdir, CONFIG)
-    daemon.state = str(mount / "state")
-    daemon.start()
-    try:
-        tools = Tools(workdir, daemon)
-        user = make_user()
-        secret = enroll(tools, user)
+    with enrolled_daemon(workdir, mount / "state", make_user) as (daemon, tools, user, secret):
         stored = totp(secret, 1)
         assert verify(daemon, user, stored) == "OK"
         trigger_filesystem_error(mount)
         right = totp(secret, 2)
-        assert verify(daemon, user, right) == "INTERNAL_ERROR"
-        assert verify(daemon, user, wrong_code(secret)) != "OK"
-        login = tools.pamtester(pam_service(f"socket={daemon.socket}"), user, right)
-        assert login.returncode != 0 and UNAVAILABLE in login.stderr, login.stderr
-        assert "the store could not be written: the filesystem is read-only or failing" in daemon.logged()
+        assert_fails_closed(tools, pam_service(f"socket={daemon.socket}"), user, secret, right,
+                            "the store could not be written: the filesystem is read-only or failing")
 
         # The admin's repair: stop the daemon, check the filesystem, mount it again, start.
-        daemon.process.send_signal(signal.SIGKILL)
-        daemon.process.wait()
+        daemon.stop()
         subprocess.run(["umount", str(mount)], check=True)
         subprocess.run(["e2fsck", "-fy", str(image)], capture_output=True)
         subprocess.run(["mount", "-o", "loop,errors=remount-ro", str(image), str(mount)], check=True)
@@ -129,8 +132,6 @@ def test_a_store_the_kernel_turns_read_only_fails_closed_and_keeps_what_was_ackn
         assert integrity(daemon.state) == "ok"
         assert verify(daemon, user, stored) != "OK"
         assert verify(daemon, user, right) == "OK"
-    finally:
-        daemon.stop()
 
 
 def test_a_read_only_state_directory_stops_the_daemon_at_start(workdir, make_user):
