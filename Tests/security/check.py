@@ -86,6 +86,8 @@ def main():
                 "refused while the first serves; free after stop or kill -9")
     system_test("secret hygiene and core dumps", "Tests/system/test_secret_hygiene.py", figures=lambda:
                 "no secret, code or recovery code outside the sealed store; no core, no backtrace")
+    system_test("local attacker matrix", "Tests/system/test_attacker_matrix.py", figures=lambda:
+                "45 attacks as an unprivileged user: every one refused, audited where the daemon sees it")
     system_test("full and read-only disks", "Tests/system/test_full_disk.py", figures=lambda:
                 "past the reserve and read-only: fails closed, logged, nothing lost; space freed: serves again")
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as figures:

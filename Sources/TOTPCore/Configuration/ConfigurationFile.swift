@@ -1,4 +1,3 @@
-import Foundation
 import Yams
 
 #if canImport(Glibc)
@@ -27,13 +26,12 @@ package struct ConfigurationFile {
     /// for an empty file (a common way of saying "no configuration").
     package static func contents(of path: String) throws(ConfigurationError) -> String {
         func refuse(_ problem: String) -> ConfigurationError { ConfigurationError(file: path, problem: problem) }
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         do {
-            try TrustedPath.checkDirectories(above: absolute, what: "configuration directory")
+            try TrustedPath.checkDirectories(above: path, what: "configuration directory")
         } catch {
             throw refuse(error.description)
         }
-        let descriptor = open(absolute, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw refuse(errno == ELOOP ? "is a symbolic link; replace it with the file" : "cannot be read: \(String(cString: strerror(errno)))")
         }

@@ -11,8 +11,10 @@ package enum PrivateFiles {
         package let description: String
     }
 
-    /// Creates the directory (0700) if it is missing, then checks it.
+    /// Creates the directory (0700) if it is missing, then checks it. Whoever could rename a
+    /// directory above it could swap the whole store for an empty or an older one.
     package static func prepareDirectory(_ path: String) throws(SetupError) {
+        try TrustedPath.checkDirectories(above: path, what: "directory above the state directory")
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw SetupError(description: "cannot create state directory \(path): \(errorText()); create it with: install -d -m 0700 \(path)")
         }
@@ -41,6 +43,7 @@ package enum PrivateFiles {
 
     /// Reads the 256-bit store key, creating it from the system's random generator on first start.
     package static func loadOrCreateKey(_ path: String) throws(SetupError) -> SymmetricKey {
+        try TrustedPath.checkDirectories(above: path, what: "directory above the key file")
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd >= 0 {
             let key = SymmetricKey(size: .bits256)

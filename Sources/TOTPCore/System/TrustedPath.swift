@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,9 +9,11 @@ import Glibc
 /// such as /tmp, where others cannot rename or remove what is not theirs. Whoever can rename a
 /// directory on the way can replace the socket the daemon binds or the file it reads.
 package enum TrustedPath {
-    /// `what` names the directories in the error, such as "socket directory".
+    /// `what` names the directories in the error, such as "socket directory". A relative path
+    /// is taken from the working directory.
     package static func checkDirectories(above path: String, what: String) throws(PrivateFiles.SetupError) {
-        var components = path.split(separator: "/").dropLast().map(String.init)
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var components = absolute.split(separator: "/").dropLast().map(String.init)
         while true {
             let directory = "/" + components.joined(separator: "/")
             var info = stat()
