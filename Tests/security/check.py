@@ -70,6 +70,18 @@ def crash_figures(path):
     return read
 
 
+def exhaustion_figures(path):
+    def read():
+        record = json.loads(Path(path).read_text().splitlines()[-1])
+        return (f"{record['seconds']} s: {record['connections_attempted']:,} connections "
+                f"(peak {record['connections_held_peak']} held), {record['slow_writers']:,} slow writers, "
+                f"{record['oversize_frames'] + record['garbage_frames']:,} bad frames, "
+                f"{record['half_closes']:,} half-closes, {record['nonexistent_account_requests']:,} unknown accounts; "
+                f"root {record['root_verifications']:,} right codes, p99 {record['root_p99_ms']} ms, "
+                f"{record['failures']} failed; RSS {record['rss_baseline_mib']} -> {record['rss_peak_mib']} MiB")
+    return read
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("make check-security needs root: its system tests create users")
@@ -90,6 +102,10 @@ def main():
                 "45 attacks as an unprivileged user: every one refused, audited where the daemon sees it")
     system_test("full and read-only disks", "Tests/system/test_full_disk.py", figures=lambda:
                 "past the reserve and read-only: fails closed, logged, nothing lost; space freed: serves again")
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as figures:
+        system_test("exhaustion as unprivileged users", "Tests/system/test_exhaustion.py",
+                    {"EXHAUSTION_SECONDS": os.environ.get("EXHAUSTION_SECONDS", "120"), "EXHAUSTION_FIGURES": figures.name},
+                    exhaustion_figures(figures.name))
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as figures:
         system_test("kill -9 during mixed load", "Tests/system/test_crash_safety.py",
                     {"CRASH_CYCLES": os.environ.get("CRASH_CYCLES", "100"), "CRASH_FIGURES": figures.name},
