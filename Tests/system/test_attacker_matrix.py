@@ -103,6 +103,14 @@ def owned_directory(parent, user):
     return directory
 
 
+def sticky_directory(parent):
+    """A directory anyone may write to but not rename others' entries in, as /tmp is."""
+    directory = parent / "shared"
+    directory.mkdir()
+    directory.chmod(0o1777)
+    return directory
+
+
 # A well-formed OK answer with no fields: a client that believed it would let anyone in.
 OK = b"\x00\x00\x00\x02\x01\x00"
 
@@ -482,10 +490,7 @@ def link_into_the_attackers_directory(workdir, attacker):
 
 
 def pre_created_by_the_attacker(workdir, attacker):
-    shared = workdir / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
-    state = shared / "state"
+    state = sticky_directory(workdir) / "state"
     in_process_of(attacker, lambda: os.mkdir(state, 0o700))
     return ("--state-dir", state,
             f"state directory {state} is owned by uid {uid_of(attacker)}, not 0; fix: chown 0 {state}", state)
@@ -503,6 +508,21 @@ def inside_a_world_writable_directory(workdir, attacker):
     directory.chmod(0o777)
     return ("--state-dir", directory / "state",
             f"{directory} is writable by group or others (mode 777); fix: chmod go-w {directory}", directory)
+
+
+def a_trailing_slash_on_the_attackers_link(workdir, attacker):
+    # With a trailing slash lstat follows the link: the attacker could point it elsewhere later.
+    real = workdir / "private"
+    real.mkdir(mode=0o700)
+    link = sticky_directory(workdir) / "state"
+    in_process_of(attacker, lambda: os.symlink(real, link))
+    return ("--state-dir", f"{link}/", f"path {link}/ must be written plainly: no trailing slash, no . or .. in it",
+            real)
+
+
+def a_way_back_through_the_attackers_directory(workdir, attacker):
+    state = f"{owned_directory(workdir, attacker)}/../state"
+    return ("--state-dir", state, f"path {state} must be written plainly: no trailing slash, no . or .. in it", None)
 
 
 def key_file_link(workdir, attacker):
@@ -523,8 +543,8 @@ def key_file_inside_the_attackers_directory(workdir, attacker):
 
 @pytest.mark.parametrize("arrange", [
     link_to_a_private_directory, link_into_the_attackers_directory, pre_created_by_the_attacker,
-    inside_the_attackers_directory, inside_a_world_writable_directory, key_file_link,
-    key_file_inside_the_attackers_directory,
+    inside_the_attackers_directory, inside_a_world_writable_directory, a_trailing_slash_on_the_attackers_link,
+    a_way_back_through_the_attackers_directory, key_file_link, key_file_inside_the_attackers_directory,
 ], ids=lambda arrange: arrange.__name__.replace("_", " "))
 def test_the_daemon_refuses_a_store_or_key_others_can_redirect(workdir, make_user, arrange):
     """The state directory or the key file at a path the attacker can redirect or replace: a
@@ -601,9 +621,16 @@ def in_a_symlinked_directory(workdir, attacker):
     return path, f"{path}: configuration directory {link} is not a directory (symbolic links are refused)"
 
 
+def a_fifo_the_attacker_made(workdir, attacker):
+    # Opened for reading, a FIFO would hold the start until someone writes to it.
+    path = sticky_directory(workdir) / "totpd.conf"
+    in_process_of(attacker, lambda: os.mkfifo(path))
+    return path, f"{path}: is not a regular file"
+
+
 @pytest.mark.parametrize("arrange", [
     world_writable, group_writable, owned_by_the_attacker, in_the_attackers_directory, in_a_world_writable_directory,
-    a_symbolic_link, in_a_symlinked_directory,
+    a_symbolic_link, in_a_symlinked_directory, a_fifo_the_attacker_made,
 ], ids=lambda arrange: arrange.__name__.replace("_", " "))
 def test_the_daemon_refuses_a_configuration_others_can_change(workdir, make_user, arrange):
     """A configuration file the attacker could rewrite (to exempt everyone from the second

@@ -31,7 +31,8 @@ package struct ConfigurationFile {
         } catch {
             throw refuse(error.description)
         }
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // Non-blocking, so a FIFO put at the path cannot hang the start; fstat refuses it next.
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw refuse(errno == ELOOP ? "is a symbolic link; replace it with the file" : "cannot be read: \(String(cString: strerror(errno)))")
         }

@@ -8,7 +8,7 @@ package enum Daemon {
     package static func openStore(
         configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), logger: Logger
     ) async throws -> (Store, LogLimiter) {
-        try PrivateFiles.prepareDirectory(configuration.stateDirectory)
+        try prepareLocations(configuration)
         for suffix in ["-wal", "-shm"] {
             try PrivateFiles.checkFileIfPresent(configuration.databasePath + suffix, what: "database file")
         }
@@ -24,10 +24,22 @@ package enum Daemon {
                 metadata: ["user": "\(user)", "locked_for": "\(seconds.map { "\($0)s" } ?? "until unlock")"])
         }
         try await store.maintain(now: clock.unixTime(), force: true)
+        if !SpaceReserve.keepsBlocksForRoot(configuration.stateDirectory) {
+            logger.warning(
+                "the state directory's filesystem keeps no blocks for root: if users can write to it, they can fill it and make verifications fail",
+                metadata: ["directory": "\(configuration.stateDirectory)"])
+        }
         if !store.reserve.isHeld {
             logger.warning("no room for the space reserve that keeps root logins working on a full disk", metadata: ["reserve": "\(store.reserve.path)"])
         }
         return (store, logLimiter)
+    }
+
+    /// The state directory made and checked, and the key file's directories checked, before
+    /// anything (the lock, the database) is created in them.
+    private static func prepareLocations(_ configuration: DaemonConfiguration) throws {
+        try PrivateFiles.prepareDirectory(configuration.stateDirectory)
+        try TrustedPath.checkDirectories(above: configuration.keyFilePath, what: "directory above the key file")
     }
 
     /// `directory`: nil for NSS through a `LookupPool`.
@@ -35,7 +47,7 @@ package enum Daemon {
         configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), directory: (any AccountDirectory)? = nil,
         logger: Logger
     ) async throws -> Server {
-        try PrivateFiles.prepareDirectory(configuration.stateDirectory)
+        try prepareLocations(configuration)
         let instanceLock = try InstanceLock.acquire(stateDirectory: configuration.stateDirectory)
         let (store, logLimiter) = try await openStore(configuration: configuration, clock: clock, logger: logger)
         logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])

@@ -58,6 +58,14 @@ final class SpaceReserve: Sendable {
         return true
     }
 
+    /// Whether the filesystem keeps blocks that only root may use (ext4's reserved blocks).
+    /// Without them, a user who can write anywhere on it can take the space the reserve frees
+    /// and keep it: the reserve then buys one login, and verifications after it fail closed.
+    static func keepsBlocksForRoot(_ directory: String) -> Bool {
+        var info = statvfs()
+        return statvfs(directory, &info) != 0 || info.f_bfree > info.f_bavail
+    }
+
     /// Deletes the reserve; false when it was not held.
     func release() -> Bool {
         guard held.exchange(false, ordering: .acquiringAndReleasing) else { return false }

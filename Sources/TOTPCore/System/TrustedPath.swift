@@ -13,7 +13,12 @@ package enum TrustedPath {
     /// is taken from the working directory.
     package static func checkDirectories(above path: String, what: String) throws(PrivateFiles.SetupError) {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var components = absolute.split(separator: "/").dropLast().map(String.init)
+        // A trailing slash makes lstat follow a symbolic link, and `..` walks where no check went.
+        let parts = absolute.split(separator: "/")
+        guard !absolute.hasSuffix("/"), !parts.isEmpty, !parts.contains(where: { $0 == "." || $0 == ".." }) else {
+            throw PrivateFiles.SetupError(description: "path \(path) must be written plainly: no trailing slash, no . or .. in it")
+        }
+        var components = parts.dropLast().map(String.init)
         while true {
             let directory = "/" + components.joined(separator: "/")
             var info = stat()
