@@ -21,6 +21,7 @@ from wire import exchange
 
 # Enrolling used the current step; a wider window leaves steps ahead for each verification.
 UNAVAILABLE = "Authentication service cannot retrieve authentication info"  # PAM_AUTHINFO_UNAVAIL
+NO_ROOT_BLOCKS = "the state directory's filesystem keeps no blocks for root"
 CONFIG = RELAXED + "verification:\n  window: 3\n"
 
 
@@ -66,6 +67,8 @@ def assert_fails_closed(tools, service, user, secret, right, line):
 def test_past_the_reserve_no_code_is_accepted_and_service_resumes_when_space_is_freed(
         workdir, small_disk, pam_service, make_user):
     with enrolled_daemon(workdir, small_disk / "state", make_user) as (daemon, tools, user, secret):
+        # tmpfs keeps no blocks for root: a user writing there could take what the reserve frees.
+        assert NO_ROOT_BLOCKS in daemon.logged()
         fill(small_disk)
         # The reserve lets the first verification commit; filling the space it left ends that.
         stored = totp(secret, 1)
@@ -116,6 +119,7 @@ def test_a_store_the_kernel_turns_read_only_fails_closed_and_keeps_what_was_ackn
     # a live store turns read-only through a filesystem error; only fsck and a new mount undo it.
     image, mount = ext4_store
     with enrolled_daemon(workdir, mount / "state", make_user) as (daemon, tools, user, secret):
+        assert NO_ROOT_BLOCKS not in daemon.logged()  # ext4 keeps 5% for root
         stored = totp(secret, 1)
         assert verify(daemon, user, stored) == "OK"
         trigger_filesystem_error(mount)
