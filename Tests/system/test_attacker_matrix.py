@@ -389,52 +389,56 @@ def plant_symlink(path):
 
 
 @pytest.mark.parametrize("name", ["socket", "socket.root"])
-@pytest.mark.parametrize("plant, message", [
-    (plant_file, "socket path {path} exists and is not a socket; remove it or choose another path"),
-    (plant_symlink, "socket path {path} exists and is not a socket; remove it or choose another path"),
-    (None, "another process is already serving {path}; stop it first"),
-], ids=["file", "symlink", "listening socket"])
-def test_the_daemon_refuses_a_socket_path_a_user_took_first(workdir, make_user, name, plant, message):
+@pytest.mark.parametrize("plant", [None, plant_file, plant_symlink, "listening", "stale"],
+                         ids=["nothing yet", "file", "symlink", "listening socket", "socket left unserved"])
+def test_the_daemon_refuses_sockets_where_a_user_could_take_the_name_first(workdir, make_user, name, plant):
     """With its sockets in a sticky directory everyone may create files in (like /tmp), the
-    attacker takes a socket path before the daemon starts: a file, a symbolic link, or a socket
-    the attacker serves. The daemon refuses to start, naming the path, leaves the attacker's
-    file alone and no socket of its own behind."""
+    attacker can take a socket path before the daemon starts, or between a stop and the next
+    start: a file, a symbolic link, a socket the attacker serves, or one left for the daemon to
+    replace. The daemon refuses such a directory whatever is there, naming the fix, leaves the
+    attacker's file alone and no socket of its own behind."""
     attacker = make_user()
-    shared = workdir / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
+    shared = sticky_directory(workdir)
     daemon = Daemon(workdir)
     daemon.socket = str(shared / "socket")
     taken = str(shared / name)
-    with fake_daemon_of(attacker, taken) if plant is None else contextlib.nullcontext():
-        if plant:
+    with fake_daemon_of(attacker, taken) if plant == "listening" else contextlib.nullcontext():
+        if plant == "stale":
+            in_process_of(attacker, lambda: socket.socket(socket.AF_UNIX).bind(taken))
+        elif callable(plant):
             in_process_of(attacker, lambda: plant(taken))
         output = refused_start(daemon.command())
-        assert message.format(path=taken) in output, output
-        assert os.lstat(taken).st_uid == uid_of(attacker)
-        assert sorted(os.listdir(shared)) == [name]
+        assert (f"socket directory {shared} is writable by everyone: another user could take the socket's name "
+                "first; use a directory of root's such as /run/totpd") in output, output
+        assert sorted(os.listdir(shared)) == ([] if plant is None else [name])
+        if plant:
+            assert os.lstat(taken).st_uid == uid_of(attacker)
 
 
-def test_a_stale_socket_a_user_left_gives_way_to_the_daemons(workdir, make_user):
-    """A socket the attacker bound at the path but does not serve reads as a crashed daemon's:
-    the daemon replaces it with its own, root's, and serves there."""
-    attacker, user = make_user(), make_user()
-    shared = workdir / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
+def test_the_daemon_makes_no_socket_directory_where_a_user_chose(workdir, make_user):
+    """The socket's directory does not exist yet and the one above it is the attacker's, with a
+    symbolic link to a directory of root's: the daemon used to create the socket's directory
+    (and chmod it) through the link before it checked the path. It refuses before making
+    anything."""
+    attacker = make_user()
+    victim = workdir / "private"
+    victim.mkdir(mode=0o700)
+    directory = owned_directory(workdir, attacker)
+    in_process_of(attacker, lambda: os.symlink(victim, directory / "link"))
     daemon = Daemon(workdir)
-    daemon.socket = str(shared / "socket")
-    for path in (daemon.socket, daemon.socket + ".root"):
-        in_process_of(attacker, lambda path=path: socket.socket(socket.AF_UNIX).bind(path))
-        assert os.lstat(path).st_uid == uid_of(attacker)
-    daemon.start()
-    try:
-        for path in (daemon.socket, daemon.socket + ".root"):
-            info = os.lstat(path)
-            assert stat.S_ISSOCK(info.st_mode) and info.st_uid == 0, path
-        enroll(Tools(workdir, daemon), user)
-    finally:
-        daemon.stop()
+    daemon.socket = str(directory / "link" / "made" / "socket")
+    output = refused_start(daemon.command())
+    assert f"socket directory {directory}/link is not a directory (symbolic links are refused)" in output, output
+    assert list(victim.iterdir()) == [] and victim.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_import_refuses_a_fifo_a_user_put_at_its_path(workdir, make_user):
+    """A FIFO at the users file's path held `totpd --import-oath` until someone wrote to it."""
+    attacker = make_user()
+    path = sticky_directory(workdir) / "users.oath"
+    in_process_of(attacker, lambda: os.mkfifo(path))
+    command = Daemon(workdir).command() + ["--import-oath", str(path)]
+    assert f"{path} is not a regular file" in refused_start(command)
 
 
 @pytest.mark.parametrize("owner, listener, refusal", [
@@ -525,6 +529,23 @@ def a_way_back_through_the_attackers_directory(workdir, attacker):
     return ("--state-dir", state, f"path {state} must be written plainly: no trailing slash, no . or .. in it", None)
 
 
+def a_combining_mark_after_a_slash(workdir, attacker):
+    # U+0301 joins the `/` before it into one Swift Character: a split on Characters missed it.
+    directory = owned_directory(workdir, attacker)
+    return ("--state-dir", f"{directory}/\u0301state",
+            f"{directory} is owned by uid {uid_of(attacker)}; it must be root's: chown root {directory}", directory)
+
+
+def a_mark_hiding_a_trailing_slash(workdir, attacker):
+    # U+0600 joins the `/` after it: the trailing slash went unseen, and lstat followed the link.
+    real = workdir / "private"
+    real.mkdir(mode=0o700)
+    link = f"{sticky_directory(workdir)}/state\u0600"
+    in_process_of(attacker, lambda: os.symlink(real, link))
+    # The log escapes the mark, so the path is not matched here.
+    return ("--state-dir", f"{link}/", "must be written plainly: no trailing slash, no . or .. in it", real)
+
+
 def key_file_link(workdir, attacker):
     real = workdir / "keys" / "real.key"
     real.parent.mkdir()
@@ -544,7 +565,8 @@ def key_file_inside_the_attackers_directory(workdir, attacker):
 @pytest.mark.parametrize("arrange", [
     link_to_a_private_directory, link_into_the_attackers_directory, pre_created_by_the_attacker,
     inside_the_attackers_directory, inside_a_world_writable_directory, a_trailing_slash_on_the_attackers_link,
-    a_way_back_through_the_attackers_directory, key_file_link, key_file_inside_the_attackers_directory,
+    a_way_back_through_the_attackers_directory, a_combining_mark_after_a_slash, a_mark_hiding_a_trailing_slash,
+    key_file_link, key_file_inside_the_attackers_directory,
 ], ids=lambda arrange: arrange.__name__.replace("_", " "))
 def test_the_daemon_refuses_a_store_or_key_others_can_redirect(workdir, make_user, arrange):
     """The state directory or the key file at a path the attacker can redirect or replace: a
@@ -621,6 +643,14 @@ def in_a_symlinked_directory(workdir, attacker):
     return path, f"{path}: configuration directory {link} is not a directory (symbolic links are refused)"
 
 
+def in_the_attackers_directory_behind_a_combining_mark(workdir, attacker):
+    directory = owned_directory(workdir, attacker)
+    path = directory / "\u0301totpd.conf"
+    in_process_of(attacker, lambda: path.write_text(EXEMPT_EVERYONE))
+    return path, (f"{path}: configuration directory {directory} is owned by uid {uid_of(attacker)}; "
+                  f"it must be root's: chown root {directory}")
+
+
 def a_fifo_the_attacker_made(workdir, attacker):
     # Opened for reading, a FIFO would hold the start until someone writes to it.
     path = sticky_directory(workdir) / "totpd.conf"
@@ -630,7 +660,8 @@ def a_fifo_the_attacker_made(workdir, attacker):
 
 @pytest.mark.parametrize("arrange", [
     world_writable, group_writable, owned_by_the_attacker, in_the_attackers_directory, in_a_world_writable_directory,
-    a_symbolic_link, in_a_symlinked_directory, a_fifo_the_attacker_made,
+    a_symbolic_link, in_a_symlinked_directory, in_the_attackers_directory_behind_a_combining_mark,
+    a_fifo_the_attacker_made,
 ], ids=lambda arrange: arrange.__name__.replace("_", " "))
 def test_the_daemon_refuses_a_configuration_others_can_change(workdir, make_user, arrange):
     """A configuration file the attacker could rewrite (to exempt everyone from the second

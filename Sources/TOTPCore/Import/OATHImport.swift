@@ -18,7 +18,13 @@ package enum OATHImport {
     /// symbolic link, a regular file of the caller's, accessible by no one else), so the file
     /// cannot be swapped between the check and the read by whoever can write its directory.
     static func readPrivately(_ path: String) throws(Refusal) -> Data {
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        do {
+            try TrustedPath.checkDirectories(above: path, what: "directory above the users file")
+        } catch {
+            throw Refusal(description: error.description)
+        }
+        // Non-blocking, so a FIFO put at the path cannot hang the import; fstat refuses it next.
+        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw Refusal(description: "cannot open \(path): \(String(cString: strerror(errno))) (symbolic links are refused)")
         }

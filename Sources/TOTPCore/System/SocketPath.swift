@@ -10,11 +10,22 @@ import Glibc
 /// could take root's logins down.
 package enum SocketPath {
     package static func prepareForBind(_ path: String) throws(PrivateFiles.SetupError) {
-        let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        if !parent.isEmpty && mkdir(parent, 0o755) == 0 {
-            chmod(parent, 0o755)  // clients of every uid must be able to reach the socket
+        // The directories above the socket's first: root must not make one where a user chose.
+        let parent = try TrustedPath.parent(of: path)
+        try TrustedPath.checkDirectories(above: parent, what: "socket directory")
+        if mkdir(parent, 0o755) == 0 {
+            // Clients of every uid must be able to reach the socket, whatever the umask.
+            let descriptor = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if descriptor >= 0 {
+                fchmod(descriptor, 0o755)
+                close(descriptor)
+            }
         }
         try TrustedPath.checkDirectories(above: path, what: "socket directory")
+        var directory = stat()
+        if lstat(parent, &directory) == 0, directory.st_mode & 0o002 != 0 {
+            throw PrivateFiles.SetupError(description: "socket directory \(parent) is writable by everyone: another user could take the socket's name first; use a directory of root's such as /run/totpd")
+        }
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFSOCK else {

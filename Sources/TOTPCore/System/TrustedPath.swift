@@ -1,5 +1,3 @@
-import Foundation
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,17 +6,14 @@ import Glibc
 /// must be owned by root (or this process's uid) and writable by no one else, but for sticky ones
 /// such as /tmp, where others cannot rename or remove what is not theirs. Whoever can rename a
 /// directory on the way can replace the socket the daemon binds or the file it reads.
+///
+/// Paths are taken apart as the kernel does, at every `/` byte: Swift's `Character`s would join
+/// a `/` to a combining mark beside it and hide a component from the check.
 package enum TrustedPath {
     /// `what` names the directories in the error, such as "socket directory". A relative path
     /// is taken from the working directory.
     package static func checkDirectories(above path: String, what: String) throws(PrivateFiles.SetupError) {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        // A trailing slash makes lstat follow a symbolic link, and `..` walks where no check went.
-        let parts = absolute.split(separator: "/")
-        guard !absolute.hasSuffix("/"), !parts.isEmpty, !parts.contains(where: { $0 == "." || $0 == ".." }) else {
-            throw PrivateFiles.SetupError(description: "path \(path) must be written plainly: no trailing slash, no . or .. in it")
-        }
-        var components = parts.dropLast().map(String.init)
+        var components = try plainComponents(of: path).dropLast()
         while true {
             let directory = "/" + components.joined(separator: "/")
             var info = stat()
@@ -36,5 +31,35 @@ package enum TrustedPath {
             guard !components.isEmpty else { return }
             components.removeLast()
         }
+    }
+
+    /// The directory `path` is in, as an absolute path ("/" for a file at the top).
+    package static func parent(of path: String) throws(PrivateFiles.SetupError) -> String {
+        "/" + (try plainComponents(of: path).dropLast().joined(separator: "/"))
+    }
+
+    /// The components from `/`. A trailing slash makes lstat follow a symbolic link, and `..`
+    /// walks where no check went, so neither is taken.
+    private static func plainComponents(of path: String) throws(PrivateFiles.SetupError) -> [String] {
+        var bytes = Array(path.utf8)
+        if bytes.first != UInt8(ascii: "/") {
+            guard let directory = workingDirectory() else {
+                throw PrivateFiles.SetupError(description: "path \(path) is relative and the working directory cannot be read; give it from /")
+            }
+            bytes = Array(directory.utf8) + [UInt8(ascii: "/")] + bytes
+        }
+        let parts = bytes.split(separator: UInt8(ascii: "/"))
+        let dot = [UInt8(ascii: ".")]
+        guard bytes.last != UInt8(ascii: "/"), !parts.isEmpty, !parts.contains(where: { $0.elementsEqual(dot) || $0.elementsEqual(dot + dot) })
+        else {
+            throw PrivateFiles.SetupError(description: "path \(path) must be written plainly: no trailing slash, no . or .. in it")
+        }
+        return parts.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private static func workingDirectory() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return nil }
+        return String(cString: buffer)
     }
 }
