@@ -9,11 +9,12 @@ SYSCONFDIR ?= /etc
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR     ?= $(PREFIX)/share/doc/totpd
 MANDIR     ?= $(PREFIX)/share/man
+ZSHDIR     ?= $(PREFIX)/share/zsh/site-functions
 SWIFT      ?= swift
 PYTHON     ?= /usr/bin/python3
 BUILD      := build
 
-DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev libssl-dev pamtester oathtool python3-pytest passwd util-linux mount binutils sqlite3 systemd sudo valgrind openssh-server openssh-client python3-paramiko zbar-tools python3-pil python3-pexpect groff-base
+DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev libssl-dev pamtester oathtool python3-pytest passwd util-linux mount binutils sqlite3 systemd sudo valgrind openssh-server openssh-client python3-paramiko zbar-tools python3-pil python3-pexpect groff-base dpkg-dev lintian
 
 PAM_SOURCES := $(wildcard Sources/pam_totpd/*.c) $(wildcard Sources/pam_totpd/include/*.h)
 PAM_CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -D_FORTIFY_SOURCE=2 \
@@ -25,7 +26,7 @@ C_TEST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -ISources/pam_totpd/inclu
 # The peers `make bench` measures totpd against, and the indexed passwd of its large sites.
 BENCH_PACKAGES := libpam-google-authenticator libpam-oath libnss-db systemd
 
-.PHONY: all build install test deps bench-deps test-c test-swift test-system test-guard test-fuzz check-security bench demo clean
+.PHONY: all build install deb test test-package deps bench-deps test-c test-swift test-system test-guard test-fuzz check-security bench demo clean
 
 all: build
 
@@ -45,6 +46,7 @@ install: build
 	install -D -s -m 0755 .build/release/totpd $(DESTDIR)$(PREFIX)/sbin/totpd
 	install -D -s -m 0755 .build/release/totpctl $(DESTDIR)$(PREFIX)/bin/totpctl
 	install -D -m 0644 $(BUILD)/pam_totpd.so $(DESTDIR)$(PAMDIR)/pam_totpd.so
+	strip --strip-unneeded $(DESTDIR)$(PAMDIR)/pam_totpd.so
 	@# An existing configuration is the admin's: never overwrite it.
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/totpd
 	test -e $(DESTDIR)$(SYSCONFDIR)/totpd/totpd.conf || \
@@ -60,9 +62,18 @@ install: build
 	install -D -m 0644 docs/man/totpd.8 $(DESTDIR)$(MANDIR)/man8/totpd.8
 	install -D -m 0644 docs/man/pam_totpd.8 $(DESTDIR)$(MANDIR)/man8/pam_totpd.8
 	@# Completions come from the command definitions themselves (swift-argument-parser).
-	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
-	.build/release/totpctl --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/totpctl
-	.build/release/totpctl --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_totpctl
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(ZSHDIR)
+	@# bash-completion sources the script; it is not run, so it has no #! line.
+	.build/release/totpctl --generate-completion-script bash | sed '1{/^#!/d}' > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/totpctl
+	.build/release/totpctl --generate-completion-script zsh > $(DESTDIR)$(ZSHDIR)/_totpctl
+
+# A Debian package of the release build, from packaging/: build/totpd_VERSION_ARCH.deb.
+deb: build
+	packaging/build-deb.sh
+
+# The package through dpkg here (install, upgrade, remove, purge) and lintian; as root.
+test-package: build
+	$(PYTHON) -m pytest -p no:cacheprovider -q Tests/package
 
 deps bench-deps: PACKAGES = $(if $(filter bench-deps,$@),$(BENCH_PACKAGES),$(DEBIAN_PACKAGES))
 deps bench-deps:
@@ -74,7 +85,7 @@ deps bench-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test: deps test-c test-fuzz test-swift test-system test-guard
+test: deps test-c test-fuzz test-swift test-system test-guard test-package
 
 test-c: $(BUILD)/pam_totpd.so
 	@mkdir -p $(BUILD)/tests
