@@ -48,6 +48,7 @@ let package = Package(
             dependencies: [
                 "TOTPCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The PAM module's sources, compiled here only so tests can check the wire constants;

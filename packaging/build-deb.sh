@@ -1,10 +1,10 @@
 #!/bin/sh
 # make deb: build/totpd_VERSION_ARCH.deb from the release build, staged by `make install` with
-# Debian's paths. VERSION is TOTPVersion.current's (Sources/TOTPCore/TOTPVersion.swift), the one
+# Debian's paths. VERSION is TOTPVersion.release (Sources/TOTPCore/TOTPVersion.swift), the one
 # place it is written; DEB_VERSION overrides it (the upgrade test builds a higher one).
 set -eu
 
-version=${DEB_VERSION:-$(sed -n 's/.*current = "\([^ "]*\).*/\1/p' Sources/TOTPCore/TOTPVersion.swift)}
+version=${DEB_VERSION:-$(sed -n 's/.*release = "\([^"]*\)".*/\1/p' Sources/TOTPCore/TOTPVersion.swift)}
 arch=$(dpkg --print-architecture)
 stage=$PWD/build/deb/root
 deb=build/totpd_${version}_${arch}.deb

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOCore
 import TOTPCore
 
 /// Options every subcommand shares: where the daemon is.
@@ -16,7 +17,9 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Sends the request and returns an OK response; anything else becomes the command's error.
-    func call(_ request: Request) async throws -> Response {
+    func call(_ request: Request, timeout: TimeAmount = .seconds(10)) async throws -> Response {
+        var client = client
+        client.timeout = timeout
         let response = try await client.send(request)
         guard response.result == .ok else {
             throw DaemonRefusal(result: response.result, explanation: response.explanation)

@@ -84,12 +84,7 @@ struct TOTPDaemonCommand: AsyncParsableCommand {
     }
 
     private func loadConfiguration() throws -> DaemonConfiguration {
-        let path = config ?? DaemonConfiguration.defaultConfigurationFile
-        var configuration = DaemonConfiguration()
-        if config != nil || FileManager.default.fileExists(atPath: path) {
-            let contents = try ConfigurationFile.contents(of: path)
-            configuration = try ConfigurationFile.load(path: path, contents: contents)
-        }
+        var configuration = try DaemonConfiguration.load(from: config)
         if let socket { configuration.socketPath = socket }
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
         if let keyFile { configuration.keyFile = keyFile }

@@ -47,7 +47,7 @@ struct TableDirectory: AccountDirectory {
         configuration.adminGroup = TableDirectory.admins
         let logger = Logger(label: "authorization-test")
         handler = RequestHandler(
-            store: try Store(path: directory.path + "/totpd.sqlite", key: SymmetricKey(size: .bits256)),
+            store: try Store(path: directory.path + "/totpd.sqlite", keys: StoreKeyring(key: SymmetricKey(size: .bits256))),
             configuration: configuration, directory: TableDirectory(), clock: ManualClock(1_700_000_000), logger: logger,
             logLimiter: LogLimiter(logger: logger))
     }
@@ -75,6 +75,8 @@ struct TableDirectory: AccountDirectory {
         switch operation {
         case .list: return user == nil ? .list(afterUser: nil) : nil
         case .auditLog: return .auditLog(user: user, since: nil, afterID: 0)
+        case .rotateKey: return user == nil ? .rotateKey : nil
+        case .metrics: return user == nil ? .metrics : nil
         default: break
         }
         guard let user else { return nil }
@@ -90,7 +92,7 @@ struct TableDirectory: AccountDirectory {
         case .reset: .reset(user: user)
         case .unlock: .unlock(user: user)
         case .loginEnroll: .loginEnroll(user: user, context: context)
-        case .list, .auditLog: nil
+        case .list, .auditLog, .rotateKey, .metrics: nil
         }
     }
 
@@ -120,8 +122,8 @@ struct TableDirectory: AccountDirectory {
             }
         }
         // 11 operations on an account: 4 targets from root (it has no "own"), 5 from the others;
-        // list: no target, 3 callers; the audit log: every target.
-        #expect(cells == 11 * 14 + 3 + 17)
+        // list, metrics and rotate-key: no target, 3 callers; the audit log: every target.
+        #expect(cells == 11 * 14 + 3 * 3 + 17)
     }
 
     @Test func theTableInSecurityMDIsTheEnforcedOne() throws {

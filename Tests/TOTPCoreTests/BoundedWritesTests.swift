@@ -19,7 +19,7 @@ import Testing
     func handler(retention: AuditRetention = AuditRetention()) throws -> RequestHandler {
         let logger = Logger(label: "bounded-writes-test")
         return RequestHandler(
-            store: try Store(path: directory.path + "/totpd.sqlite", key: SymmetricKey(size: .bits256), retention: retention),
+            store: try Store(path: directory.path + "/totpd.sqlite", keys: StoreKeyring(key: SymmetricKey(size: .bits256)), retention: retention),
             configuration: DaemonConfiguration(socketPath: directory.path + "/socket", stateDirectory: directory.path, issuer: "t"),
             directory: TableDirectory(), clock: clock, logger: logger, logLimiter: LogLimiter(logger: logger))
     }

@@ -49,7 +49,7 @@ import Testing
 
     @Test func importsInOneTransactionAndTheCodesVerify() async throws {
         let directory = try TemporaryDirectory()
-        let store = try Store(path: directory.path + "/totpd.sqlite", key: SymmetricKey(size: .bits256))
+        let store = try Store(path: directory.path + "/totpd.sqlite", keys: StoreKeyring(key: SymmetricKey(size: .bits256)))
         let file = try OATHUsersFile(contents: (0..<500).map { "HOTP/T30 user\($0) - \(secretHex)" }.joined(separator: "\n"))
         let now: Int64 = 1_700_000_000
         try await store.importEnrollments(file.entries, now: now, source: source)
@@ -65,7 +65,7 @@ import Testing
 
     @Test func importsNothingWhenAnAccountIsAlreadyEnrolled() async throws {
         let directory = try TemporaryDirectory()
-        let store = try Store(path: directory.path + "/totpd.sqlite", key: SymmetricKey(size: .bits256))
+        let store = try Store(path: directory.path + "/totpd.sqlite", keys: StoreKeyring(key: SymmetricKey(size: .bits256)))
         let now: Int64 = 1_700_000_000
         try await store.importEnrollments(try OATHUsersFile(contents: "HOTP/T30 bob - \(secretHex)").entries, now: now, source: source)
         let file = try OATHUsersFile(contents: "HOTP/T30 alice - \(secretHex)\nHOTP/T30 bob - \(secretHex)")

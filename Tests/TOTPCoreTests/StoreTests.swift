@@ -16,7 +16,7 @@ import Testing
         // Generous limits here; the throttling tests make their own store.
         var throttle = ThrottlePolicy()
         throttle.attempts = 20
-        store = try Store(path: directory.path + "/totpd.sqlite", key: SymmetricKey(size: .bits256), throttle: throttle)
+        store = try Store(path: directory.path + "/totpd.sqlite", keys: StoreKeyring(key: SymmetricKey(size: .bits256)), throttle: throttle)
     }
 
     func code(_ secret: [UInt8], offset: Int64 = 0) -> String {

@@ -12,14 +12,17 @@ struct TestDaemon {
     let clock: ManualClock
     let configuration: DaemonConfiguration
 
+    /// `startTime`: the manual clock's first reading, so a daemon started again on the same
+    /// state directory (set by `configure`) can go on where the last one stopped.
     static func run(
-        configure: (inout DaemonConfiguration) -> Void = { _ in }, _ body: (TestDaemon) async throws -> Void
+        startTime: Int64 = 1_700_000_000, configure: (inout DaemonConfiguration) -> Void = { _ in },
+        _ body: (TestDaemon) async throws -> Void
     ) async throws {
         let directory = try TemporaryDirectory()
         var configuration = DaemonConfiguration(
             socketPath: directory.path + "/socket", stateDirectory: directory.path + "/state", issuer: "test-host")
         configure(&configuration)
-        let clock = ManualClock(1_700_000_000)
+        let clock = ManualClock(startTime)
         let logger = Logger(label: "totpd-test")
         let server = try await Daemon.makeServer(configuration: configuration, clock: clock, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [server], logger: logger))

@@ -17,7 +17,7 @@ import Testing
     init() async throws {
         directory = try TemporaryDirectory()
         let lockouts = lockouts
-        store = try Store(path: directory.path + "/totpd.sqlite", key: SymmetricKey(size: .bits256), throttle: policy) {
+        store = try Store(path: directory.path + "/totpd.sqlite", keys: StoreKeyring(key: SymmetricKey(size: .bits256)), throttle: policy) {
             _, seconds in lockouts.entries.withLock { $0.append(seconds) }
         }
         guard case .started(let secret, _) = try await store.beginEnrollment(

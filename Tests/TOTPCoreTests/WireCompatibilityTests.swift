@@ -21,6 +21,7 @@ import pam_totpd
             .revoke: Int(TOTPD_OP_REVOKE), .unlock: Int(TOTPD_OP_UNLOCK), .auditLog: Int(TOTPD_OP_AUDIT_LOG),
             .regenerateRecoveryCodes: Int(TOTPD_OP_RECOVERY_REGENERATE), .resync: Int(TOTPD_OP_RESYNC),
             .precheck: Int(TOTPD_OP_PRECHECK), .loginEnroll: Int(TOTPD_OP_LOGIN_ENROLL), .reset: Int(TOTPD_OP_RESET),
+            .rotateKey: Int(TOTPD_OP_ROTATE_KEY), .metrics: Int(TOTPD_OP_METRICS),
         ]
         #expect(c.count == Operation.allCases.count)
         for operation in Operation.allCases { #expect(c[operation] == Int(operation.rawValue), "\(operation)") }
@@ -72,6 +73,8 @@ import pam_totpd
         c.append((.qr, Int(TOTPD_TAG_QR), Int(TOTPD_MAXLEN_QR)))
         c.append((.count, Int(TOTPD_TAG_COUNT), Int(TOTPD_MAXLEN_COUNT)))
         c.append((.afterUser, Int(TOTPD_TAG_AFTER_USER), Int(TOTPD_MAXLEN_AFTER_USER)))
+        c.append((.keyID, Int(TOTPD_TAG_KEY_ID), Int(TOTPD_MAXLEN_KEY_ID)))
+        c.append((.metrics, Int(TOTPD_TAG_METRICS), Int(TOTPD_MAXLEN_METRICS)))
         #expect(Set(c.map(\.0)) == Set(FieldTag.allCases))
         for (tag, number, maxLength) in c {
             #expect(number == Int(tag.rawValue), "\(tag)")

@@ -93,6 +93,8 @@ requests = {
     "repeated-field": request(1, field("USER", "alice"), field("USER", "bob"), field("CODE", "123456")),
     "wrong-type": request(8, field("SINCE", "yesterday")),
     "truncated-field": request(1, field("USER", "alice"))[:-2],
+    "rotate-key": request(14),
+    "metrics": request(15),
 }
 # A stream's first byte picks the size of the pieces the fuzzer delivers it in.
 streams = {name: bytes([index % 16]) + len(body).to_bytes(4, "big") + body

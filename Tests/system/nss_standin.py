@@ -111,6 +111,14 @@ class NSSStandin:
         self._write()
         return uid
 
+    def add_users(self, names, first_uid):
+        """Many accounts at once, uids from `first_uid` up, each with its own group: one write."""
+        for offset, name in enumerate(names):
+            self.users[name] = f"{name}:x:{first_uid + offset}:{first_uid + offset}::/home/{name}:/bin/sh"
+            self.groups[name] = [name, first_uid + offset, []]
+            self.own_groups.add(name)
+        self._write()
+
     def remove_user(self, name):
         """The account disappears from the directory (deleted in AD), its own group with it."""
         del self.users[name]

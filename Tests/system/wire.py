@@ -6,9 +6,11 @@ import struct
 
 VERSION = 1
 OP = {"VERIFY": 1, "ENROLL_BEGIN": 2, "ENROLL_CONFIRM": 3, "STATUS": 4, "LIST": 5, "REVOKE": 6, "UNLOCK": 7,
-      "AUDIT_LOG": 8, "RECOVERY_REGENERATE": 9, "RESYNC": 10, "PRECHECK": 11, "LOGIN_ENROLL": 12, "RESET": 13}
+      "AUDIT_LOG": 8, "RECOVERY_REGENERATE": 9, "RESYNC": 10, "PRECHECK": 11, "LOGIN_ENROLL": 12, "RESET": 13,
+      "ROTATE_KEY": 14, "METRICS": 15}
 TAG = {"USER": 1, "CODE": 2, "SERVICE": 3, "RHOST": 4, "MESSAGE": 6, "SECRET": 7, "STATE": 10, "FAILURES": 12,
-       "RECOVERY_CODE": 16, "NEXT_CODE": 17, "LOCKED_UNTIL": 18}
+       "RECOVERY_CODE": 16, "NEXT_CODE": 17, "LOCKED_UNTIL": 18, "COUNT": 29,
+       "KEY_ID": 31, "METRICS": 32}
 RESULT = {0: "OK", 1: "REJECTED", 2: "NOT_ENROLLED", 3: "LOCKED", 4: "DENIED", 5: "BAD_REQUEST",
           6: "UNSUPPORTED_VERSION", 7: "UNKNOWN_USER", 8: "INTERNAL_ERROR", 9: "EXEMPT", 10: "GRACE"}
 
@@ -51,3 +53,8 @@ def exchange(path, operation, timeout=10, **fields):
 def string(fields, tag):
     values = fields.get(TAG[tag])
     return values[0].decode() if values else None
+
+
+def u64(fields, tag):
+    values = fields.get(TAG[tag])
+    return struct.unpack(">Q", values[0])[0] if values else None

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Everything the daemon needs to run: the configuration file's values, then command-line
 /// overrides. Defaults here are the documented defaults of config/totpd.conf.
 package struct DaemonConfiguration: Sendable, Equatable {
@@ -48,6 +52,14 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package static func rootSocketPath(besides socketPath: String) -> String { socketPath + ".root" }
     package var keyFilePath: String { keyFile ?? stateDirectory + "/secret.key" }
     package var resolvedIssuer: String { issuer ?? HostName.current }
+
+    /// The values of the configuration file at `path`; with no path, of the default file if
+    /// there is one, else the defaults. The daemon and totpctl's store commands read it alike.
+    package static func load(from path: String?) throws -> DaemonConfiguration {
+        let file = path ?? defaultConfigurationFile
+        guard path != nil || access(file, F_OK) == 0 else { return DaemonConfiguration() }
+        return try ConfigurationFile.load(path: file, contents: try ConfigurationFile.contents(of: file))
+    }
 
     package func allowsEnrollmentAtLogin(service: String) -> Bool {
         enrollAtLogin.contains("*") || enrollAtLogin.contains(service)

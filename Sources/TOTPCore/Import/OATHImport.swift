@@ -65,8 +65,8 @@ package enum OATHImport {
             }
         }
         let (store, _) = try await Daemon.openStore(configuration: configuration, logger: logger)
-        let caller = PeerCredentials(uid: geteuid(), gid: getegid(), pid: getpid())
-        try await store.importEnrollments(file.entries, now: SystemWallClock().unixTime(), source: AuditSource(caller: caller))
+        try await store.importEnrollments(
+            file.entries, now: SystemWallClock().unixTime(), source: AuditSource(caller: .thisProcess))
         return file.entries.count
     }
 }

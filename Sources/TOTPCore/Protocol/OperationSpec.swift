@@ -27,6 +27,8 @@ extension Operation {
         case .reset: OperationSpec(event: .reset, fields: [.user], access: .adminOverUsers)
         case .unlock: OperationSpec(event: .unlock, fields: [.user], access: .adminOverUsers)
         case .loginEnroll: OperationSpec(event: .loginEnroll, fields: context.union([.user]), access: .rootOnly)
+        case .rotateKey: OperationSpec(event: .rotateKey, fields: [], access: .rootOnly)
+        case .metrics: OperationSpec(event: .metrics, fields: [], access: .adminOnly)
         }
     }
 }

@@ -33,6 +33,8 @@ package enum Request: Sendable, Equatable {
     case precheck(user: String, context: AuditContext)
     /// The PAM module starts an enrollment for a user without an active one, inside the login.
     case loginEnroll(user: String, context: AuditContext)
+    case rotateKey
+    case metrics
 
     package var operation: Operation {
         switch self {
@@ -49,6 +51,8 @@ package enum Request: Sendable, Equatable {
         case .resync: .resync
         case .precheck: .precheck
         case .loginEnroll: .loginEnroll
+        case .rotateKey: .rotateKey
+        case .metrics: .metrics
         }
     }
 
@@ -59,7 +63,7 @@ package enum Request: Sendable, Equatable {
             .precheck(let user, _), .loginEnroll(let user, _):
             user
         case .auditLog(let user, _, _): user
-        case .list: nil
+        case .list, .rotateKey, .metrics: nil
         }
     }
 
@@ -87,7 +91,7 @@ package enum Request: Sendable, Equatable {
             fields.append(.u64(.afterID, UInt64(afterID)))
         case .list(let afterUser):
             if let afterUser { fields.append(.string(.afterUser, afterUser)) }
-        case .status, .revoke, .reset, .unlock, .precheck, .loginEnroll:
+        case .status, .revoke, .reset, .unlock, .precheck, .loginEnroll, .rotateKey, .metrics:
             break
         }
         let context = auditContext
@@ -125,6 +129,8 @@ package enum Request: Sendable, Equatable {
             self = .resync(user: try fields.user(), code: try fields.code(.code), nextCode: try fields.code(.nextCode))
         case .precheck: self = .precheck(user: try fields.user(), context: context)
         case .loginEnroll: self = .loginEnroll(user: try fields.user(), context: context)
+        case .rotateKey: self = .rotateKey
+        case .metrics: self = .metrics
         }
     }
 }
@@ -236,6 +242,8 @@ extension FieldTag: CustomStringConvertible {
         case .qr: "qr"
         case .count: "count"
         case .afterUser: "after_user"
+        case .keyID: "key_id"
+        case .metrics: "metrics"
         }
     }
 }

@@ -22,6 +22,10 @@ package enum Operation: UInt8, Sendable, CaseIterable {
     case loginEnroll = 12
     /// Removes an enrollment and leaves the next one open (revoke leaves it closed).
     case reset = 13
+    /// Seals every secret again under a new store key (root).
+    case rotateKey = 14
+    /// The daemon's counters in Prometheus's text format (root and the admin group).
+    case metrics = 15
 }
 
 package enum ResultCode: UInt8, Sendable, CaseIterable {
@@ -73,6 +77,10 @@ package enum FieldTag: UInt8, Sendable, CaseIterable {
     case count = 29
     /// LIST request: the last account name of the previous page (paging).
     case afterUser = 30
+    /// ROTATE_KEY: the identifier of the new store key.
+    case keyID = 31
+    /// METRICS: the text to expose.
+    case metrics = 32
 
     package enum Kind: Sendable { case string, u64, record }
 
@@ -94,7 +102,8 @@ package enum FieldTag: UInt8, Sendable, CaseIterable {
         case .secret: 128
         case .state: 16
         case .record: 4096
-        case .qr: 12288
+        case .qr, .metrics: 12288
+        case .keyID: 64
         case .user, .service, .rhost, .tty, .afterUser: 256
         case .expiresAt, .retryAfter, .failures, .activatedAt, .lastSuccessAt, .lockedUntil, .recoveryCodesLeft,
             .since, .afterID, .id, .time, .callerUID, .callerPID, .count:

@@ -39,7 +39,7 @@ package enum Authorization {
         /// Changes to an enrollment with no proof at all: admins only on ordinary users, so an
         /// admin cannot take over root or another admin, nor reset their own lockout.
         case adminOverUsers
-        /// Root only: the PAM module inside a login.
+        /// Root only: the PAM module inside a login, and rotating the store key.
         case rootOnly
     }
 
@@ -100,8 +100,9 @@ package enum Authorization {
     }
 
     /// Whether a request under `rule` from `caller` can be about such a target: only the
-    /// admin-only operations may name no account; root's own account is the target "root".
+    /// admin-only and root-only operations may name no account (list, metrics, rotate-key);
+    /// root's own account is the target "root".
     static func applies(_ rule: Rule, caller: CallerKind, target: TargetKind) -> Bool {
-        (target != .none || rule == .adminOnly) && !(caller == .root && target == .own)
+        (target != .none || rule == .adminOnly || rule == .rootOnly) && !(caller == .root && target == .own)
     }
 }

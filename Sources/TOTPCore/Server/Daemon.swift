@@ -6,24 +6,31 @@ import NIOCore
 package enum Daemon {
     /// The store, its files checked and its housekeeping done, as the daemon and `--import-oath` use it.
     package static func openStore(
-        configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), logger: Logger
+        configuration: DaemonConfiguration, clock: any WallClock = SystemWallClock(), logger: Logger,
+        metrics: DaemonMetrics? = nil
     ) async throws -> (Store, LogLimiter) {
         try prepareLocations(configuration)
         for suffix in ["-wal", "-shm"] {
             try PrivateFiles.checkFileIfPresent(configuration.databasePath + suffix, what: "database file")
         }
         try PrivateFiles.preparePrivateFile(configuration.databasePath, what: "database file")
-        let key = try PrivateFiles.loadOrCreateKey(configuration.keyFilePath)
+        let keys = try StoreKeyring(path: configuration.keyFilePath)
         let logLimiter = LogLimiter(logger: logger)
         let store = try Store(
-            path: configuration.databasePath, key: key, window: configuration.window, throttle: configuration.throttle,
+            path: configuration.databasePath, keys: keys, window: configuration.window, throttle: configuration.throttle,
             retention: configuration.auditRetention, logger: logger, logLimiter: logLimiter
         ) { user, seconds in
+            metrics?.recordLockout()
             logger.warning(
                 "user locked out",
                 metadata: ["user": "\(user)", "locked_for": "\(seconds.map { "\($0)s" } ?? "until unlock")"])
         }
         try await store.maintain(now: clock.unixTime(), force: true)
+        if keys.isRotating {
+            logger.warning("finishing a key rotation that was interrupted", metadata: ["key_file": "\(configuration.keyFilePath)"])
+            let rotation = try await store.rotateKey(now: clock.unixTime(), source: AuditSource(caller: .thisProcess))
+            logger.notice("store key rotated", metadata: ["key": "\(rotation.newKey)", "resealed": "\(rotation.resealed)"])
+        }
         if !SpaceReserve.keepsBlocksForRoot(configuration.stateDirectory) {
             logger.warning(
                 "the state directory's filesystem keeps no blocks for root: if users can write to it, they can fill it and make verifications fail",
@@ -49,11 +56,12 @@ package enum Daemon {
     ) async throws -> Server {
         try prepareLocations(configuration)
         let instanceLock = try InstanceLock.acquire(stateDirectory: configuration.stateDirectory)
-        let (store, logLimiter) = try await openStore(configuration: configuration, clock: clock, logger: logger)
+        let metrics = DaemonMetrics(startTime: clock.unixTime())
+        let (store, logLimiter) = try await openStore(configuration: configuration, clock: clock, logger: logger, metrics: metrics)
         logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])
         let handler = RequestHandler(
             store: store, configuration: configuration, directory: directory ?? SystemAccountDirectory(pool: LookupPool()),
-            clock: clock, logger: logger, logLimiter: logLimiter)
+            clock: clock, logger: logger, logLimiter: logLimiter, metrics: metrics)
         // Under socket activation systemd owns the sockets (root's only if totpd-root.socket is
         // installed); otherwise the daemon binds both.
         let inherited = try SystemdIntegration.inheritedListeners()

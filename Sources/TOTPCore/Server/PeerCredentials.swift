@@ -20,6 +20,9 @@ package struct PeerCredentials: Sendable, Equatable {
 
     package var isRoot: Bool { uid == 0 }
 
+    /// The daemon itself, for what it does on its own (an import, finishing a key rotation).
+    package static var thisProcess: PeerCredentials { PeerCredentials(uid: geteuid(), gid: getegid(), pid: getpid()) }
+
     /// Reads the peer of a connected Unix-domain channel.
     static func of(_ channel: Channel) -> EventLoopFuture<PeerCredentials> {
         guard let provider = channel as? SocketOptionProvider else {

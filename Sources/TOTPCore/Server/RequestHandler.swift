@@ -15,10 +15,11 @@ package struct RequestHandler: Sendable {
     let clock: any WallClock
     let logger: Logger
     let logLimiter: LogLimiter
+    let metrics: DaemonMetrics
 
     package init(
         store: Store, configuration: DaemonConfiguration, directory: any AccountDirectory, clock: any WallClock,
-        logger: Logger, logLimiter: LogLimiter
+        logger: Logger, logLimiter: LogLimiter, metrics: DaemonMetrics? = nil
     ) {
         self.store = store
         self.configuration = configuration
@@ -26,6 +27,7 @@ package struct RequestHandler: Sendable {
         self.clock = clock
         self.logger = logger
         self.logLimiter = logLimiter
+        self.metrics = metrics ?? DaemonMetrics(startTime: clock.unixTime())
     }
 
     /// The account a request names, as the directory knows it.
@@ -53,6 +55,13 @@ package struct RequestHandler: Sendable {
     }
 
     package func handle(_ request: Request, caller: PeerCredentials) async -> Response {
+        let started = ContinuousClock.now
+        let response = await respond(to: request, caller: caller)
+        metrics.recordAnswer(request.operation, response.result, elapsed: started.duration(to: .now))
+        return response
+    }
+
+    private func respond(to request: Request, caller: PeerCredentials) async -> Response {
         let source = AuditSource(caller: caller, context: request.auditContext)
         let now = clock.unixTime()
         var metadata: Logger.Metadata = [
@@ -249,6 +258,21 @@ package struct RequestHandler: Sendable {
             return Self.response(
                 for: try await store.resync(
                     user: user, code: code.digits ?? "", nextCode: nextCode.digits ?? "", now: now, source: source))
+
+        case .rotateKey:
+            do {
+                let rotation = try await store.rotateKey(now: now, source: source)
+                logger.notice(
+                    "store key rotated",
+                    metadata: ["previous_key": "\(rotation.previousKey)", "key": "\(rotation.newKey)", "resealed": "\(rotation.resealed)"])
+                return Response(.ok, [.string(.keyID, rotation.newKey), .u64(.count, UInt64(rotation.resealed))])
+            } catch let busy as Store.RotationBusy {
+                return .failure(.internalError, busy.description)
+            }
+
+        case .metrics:
+            let accounts = try await store.accountFigures(now: now)
+            return Response(.ok, [.string(.metrics, metrics.exposition(accounts: accounts))])
         }
     }
 

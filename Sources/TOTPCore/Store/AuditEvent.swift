@@ -16,6 +16,9 @@ package enum AuditEvent: String, Sendable, CaseIterable {
     case precheck
     case loginEnroll = "login-enroll"
     case lockout
+    /// `totpctl rotate-key`: the number of values sealed again in `result`.
+    case rotateKey = "rotate-key"
+    case metrics
     /// `totpd --import-oath`: one row for the whole file, the number of accounts in `count`.
     case importOATH = "import-oath"
     /// Rows a non-root caller's requests would have written beyond its budget, counted in `count`.

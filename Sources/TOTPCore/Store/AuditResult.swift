@@ -14,6 +14,8 @@ package enum AuditResult: Sendable, Equatable {
     case refused(AccessRefusal)
     /// Audit rows not written for a caller that exceeded its budget.
     case auditRowsSuppressed
+    /// A key rotation finished: how many sealed values it sealed again.
+    case rotated(Int)
 
     package var text: String {
         switch self {
@@ -37,6 +39,7 @@ package enum AuditResult: Sendable, Equatable {
         case .lockedUntilUnlock: "until-unlock"
         case .refused(let reason): reason.rawValue
         case .auditRowsSuppressed: "audit-rows"
+        case .rotated(let count): "resealed-\(count)"
         }
     }
 

@@ -8,27 +8,49 @@ package struct SecretSealer: Sendable {
         package let description: String
     }
 
-    private let key: SymmetricKey
+    let keyring: StoreKeyring
 
-    package init(key: SymmetricKey) {
-        self.key = key
+    package init(keyring: StoreKeyring) {
+        self.keyring = keyring
     }
 
     package func seal(_ secret: [UInt8], user: String) throws -> Data {
-        guard let combined = try AES.GCM.seal(secret, using: key, authenticating: Self.context(user)).combined else {
+        try Self.seal(secret, context: Self.context(user), key: keyring.sealingKey)
+    }
+
+    package func open(_ sealed: Data, user: String) throws -> [UInt8] {
+        guard let secret = Self.open(sealed, context: Self.context(user), keys: keyring.openingKeys) else {
+            throw OpenError(description: "stored secret of \(user) does not decrypt with this key (wrong key file or tampered row)")
+        }
+        return secret
+    }
+
+    /// `sealed` sealed again with the sealing key, or nil if it is sealed with it already; a
+    /// key rotation's step for one row.
+    static func resealed(_ sealed: Data, context: [UInt8], keyring: StoreKeyring, what: String) throws -> Data? {
+        let keys = keyring.openingKeys
+        if open(sealed, context: context, keys: keys.prefix(1)) != nil { return nil }
+        guard var plain = open(sealed, context: context, keys: keys.dropFirst()) else {
+            throw OpenError(description: "\(what) does not decrypt with any key of the keyring (wrong key file or tampered row)")
+        }
+        defer { plain.withUnsafeMutableBytes { _ = memset($0.baseAddress!, 0, $0.count) } }
+        return try seal(plain, context: context, key: keys[0])
+    }
+
+    static func seal(_ plain: [UInt8], context: [UInt8], key: SymmetricKey) throws -> Data {
+        guard let combined = try AES.GCM.seal(plain, using: key, authenticating: context).combined else {
             throw OpenError(description: "AES-GCM produced no combined representation")
         }
         return combined
     }
 
-    package func open(_ sealed: Data, user: String) throws -> [UInt8] {
-        do {
-            let box = try AES.GCM.SealedBox(combined: sealed)
-            return Array(try AES.GCM.open(box, using: key, authenticating: Self.context(user)))
-        } catch {
-            throw OpenError(description: "stored secret of \(user) does not decrypt with this key (wrong key file or tampered row)")
+    static func open(_ sealed: Data, context: [UInt8], keys: some Sequence<SymmetricKey>) -> [UInt8]? {
+        guard let box = try? AES.GCM.SealedBox(combined: sealed) else { return nil }
+        for key in keys {
+            if let plain = try? AES.GCM.open(box, using: key, authenticating: context) { return Array(plain) }
         }
+        return nil
     }
 
-    private static func context(_ user: String) -> [UInt8] { Array("totpd-secret-v1:\(user)".utf8) }
+    static func context(_ user: String) -> [UInt8] { Array("totpd-secret-v1:\(user)".utf8) }
 }

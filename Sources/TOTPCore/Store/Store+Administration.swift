@@ -20,6 +20,19 @@ extension Store {
         package var count: Int
     }
 
+    /// The accounts by state, for the metrics: one pass over each table, on a reader.
+    package func accountFigures(now: Int64) async throws -> DaemonMetrics.Accounts {
+        try await writer.read { db in
+            var figures = DaemonMetrics.Accounts()
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) FROM enrollment GROUP BY state") {
+                if row[0] == EnrollmentState.active.rawValue { figures.active = row[1] } else { figures.revoked = row[1] }
+            }
+            figures.pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pending_enrollment WHERE expires_at > ?", arguments: [now]) ?? 0
+            figures.locked = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM throttle WHERE locked_until > ?", arguments: [now]) ?? 0
+            return figures
+        }
+    }
+
     /// What an admin wants after taking an account's second factor away.
     package enum Removal: Sendable {
         /// Lost phone, compromised session: no new enrollment until an admin allows it.

@@ -37,7 +37,7 @@ package struct Store: Sendable {
     let logLimiter: LogLimiter
 
     package init(
-        path: String, key: SymmetricKey, window: Int = 1, throttle: ThrottlePolicy = ThrottlePolicy(),
+        path: String, keys: StoreKeyring, window: Int = 1, throttle: ThrottlePolicy = ThrottlePolicy(),
         retention: AuditRetention = AuditRetention(), logger: Logger = Logger(label: "totpd.store"),
         logLimiter: LogLimiter? = nil, lockoutObserver: @escaping LockoutObserver = { _, _ in }
     ) throws {
@@ -52,9 +52,8 @@ package struct Store: Sendable {
         try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try StoreSchema.migrator.migrate(writer)
         groupCommit = GroupCommitWriter(pool: writer)
-        sealer = SecretSealer(key: key)
-        recoveryKey = HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: key, info: Data("totpd recovery codes v1".utf8), outputByteCount: 32)
+        sealer = SecretSealer(keyring: keys)
+        recoveryKey = try Self.recoveryKey(writer, keys: keys)
         self.window = window
         self.throttle = throttle
         self.retention = retention

@@ -101,6 +101,17 @@ enum StoreSchema {
                     CREATE INDEX audit_by_time ON audit (time);
                     """)
         }
+        migrator.registerMigration("v4: sealed store keys") { db in
+            // Keys the store uses besides the key file's, sealed by it, so a key rotation
+            // re-seals them like the secrets; the recovery-code digest key is the first.
+            try db.execute(
+                sql: """
+                    CREATE TABLE store_key (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        sealed BLOB NOT NULL
+                    ) STRICT;
+                    """)
+        }
         return migrator
     }
 }

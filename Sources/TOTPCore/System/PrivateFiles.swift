@@ -45,17 +45,21 @@ package enum PrivateFiles {
     package static func loadOrCreateKey(_ path: String) throws(SetupError) -> SymmetricKey {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd >= 0 {
-            let key = SymmetricKey(size: .bits256)
-            let written = key.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            let synced = fsync(fd) == 0
-            close(fd)
-            guard written == 32, synced else {
-                unlink(path)
-                throw SetupError(description: "cannot write key file \(path): \(errorText())")
-            }
+            try writeKey(SymmetricKey(size: .bits256), to: fd, path: path)
         } else if errno != EEXIST {
             throw SetupError(description: "cannot create key file \(path): \(errorText())")
         }
+        return try loadKey(path)
+    }
+
+    /// The key in `path`, or nil if there is no such file.
+    package static func loadKeyIfPresent(_ path: String) throws(SetupError) -> SymmetricKey? {
+        var info = stat()
+        if lstat(path, &info) != 0 && errno == ENOENT { return nil }
+        return try loadKey(path)
+    }
+
+    package static func loadKey(_ path: String) throws(SetupError) -> SymmetricKey {
         try check(path, kind: S_IFREG, what: "key file", mode: "600")
         let readFD = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard readFD >= 0 else { throw SetupError(description: "cannot open key file \(path): \(errorText())") }
@@ -67,6 +71,51 @@ package enum PrivateFiles {
             throw SetupError(description: "key file \(path) must hold exactly 32 bytes; it is damaged or not a totpd key")
         }
         return SymmetricKey(data: bytes[0..<32])
+    }
+
+    /// A new key in `path`, or the one already there.
+    package static func createKeyDurably(_ path: String, writingFirst temporary: String) throws(SetupError) -> SymmetricKey {
+        if let existing = try loadKeyIfPresent(path) { return existing }
+        try storeKeyDurably(SymmetricKey(size: .bits256), at: path, writingFirst: temporary)
+        return try loadKey(path)
+    }
+
+    /// `key` in `path`, on disk before this returns: written to `temporary`, synced, renamed,
+    /// and the directory synced, so a crash leaves either the old `path` or the whole key.
+    package static func storeKeyDurably(_ key: SymmetricKey, at path: String, writingFirst temporary: String) throws(SetupError) {
+        removeIfPresent(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SetupError(description: "cannot create key file \(temporary): \(errorText())") }
+        try writeKey(key, to: fd, path: temporary)
+        try replaceDurably(path, with: temporary)
+    }
+
+    /// Renames `source` over `path` and syncs their directory, so the rename survives a crash.
+    package static func replaceDurably(_ path: String, with source: String) throws(SetupError) {
+        guard rename(source, path) == 0 else {
+            throw SetupError(description: "cannot rename \(source) to \(path): \(errorText())")
+        }
+        let directory = open(try TrustedPath.parent(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if directory >= 0 { close(directory) } }
+        guard directory >= 0, fsync(directory) == 0 else {
+            throw SetupError(description: "cannot sync the directory of \(path): \(errorText())")
+        }
+    }
+
+    package static func removeIfPresent(_ path: String) {
+        unlink(path)
+    }
+
+    /// Writes, syncs and closes; on failure the file is removed.
+    private static func writeKey(_ key: SymmetricKey, to fd: CInt, path: String) throws(SetupError) {
+        fchmod(fd, 0o600)
+        let written = key.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == 32, synced else {
+            unlink(path)
+            throw SetupError(description: "cannot write key file \(path): \(errorText())")
+        }
     }
 
     private static func check(_ path: String, kind: mode_t, what: String, mode: String) throws(SetupError) {

@@ -37,6 +37,8 @@ enum {
     TOTPD_OP_PRECHECK = 11,
     TOTPD_OP_LOGIN_ENROLL = 12,
     TOTPD_OP_RESET = 13,
+    TOTPD_OP_ROTATE_KEY = 14,
+    TOTPD_OP_METRICS = 15,
 };
 
 /* Result codes (second body byte of a response). */
@@ -86,6 +88,8 @@ enum {
     TOTPD_TAG_QR = 28,
     TOTPD_TAG_COUNT = 29,
     TOTPD_TAG_AFTER_USER = 30,
+    TOTPD_TAG_KEY_ID = 31,
+    TOTPD_TAG_METRICS = 32,
 };
 
 /* Largest value in bytes, per tag (u64 tags are exactly TOTPD_U64_SIZE). */
@@ -120,6 +124,8 @@ enum {
     TOTPD_MAXLEN_QR = 12288,
     TOTPD_MAXLEN_COUNT = 8,
     TOTPD_MAXLEN_AFTER_USER = 256,
+    TOTPD_MAXLEN_KEY_ID = 64,
+    TOTPD_MAXLEN_METRICS = 12288,
 };
 
 /* A verification code on the wire: 6 to 8 ASCII digits, or a recovery code of 10 base32

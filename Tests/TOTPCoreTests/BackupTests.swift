@@ -1,0 +1,125 @@
+import Crypto
+import Foundation
+import GRDB
+import Testing
+
+@testable import TOTPCore
+
+/// `totpctl backup` and `restore` through the production wiring: a snapshot taken while the
+/// daemon serves, restored after the store is wiped, verifies the same secrets, keeps the steps
+/// used before it, and does not let codes used after it be used again.
+@Suite struct BackupTests {
+    let shared: TemporaryDirectory
+    let configure: @Sendable (inout DaemonConfiguration) -> Void
+
+    init() throws {
+        shared = try TemporaryDirectory()
+        let state = shared.path + "/state"
+        configure = { $0.stateDirectory = state }
+    }
+
+    var stateConfiguration: DaemonConfiguration { DaemonConfiguration(stateDirectory: shared.path + "/state") }
+
+    func wipeStore() {
+        for suffix in ["", "-wal", "-shm"] { unlink(stateConfiguration.databasePath + suffix) }
+    }
+
+    @Test func aRestoredBackupVerifiesTheSameSecretsAndKeepsUsedSteps() async throws {
+        let backup = shared.path + "/backup.sqlite"
+        let user = TestDaemon.currentUser
+        var secret = ""
+        var recoveryCode = ""
+        var stoppedAt: Int64 = 0
+        var codeAfterBackup: SubmittedCode?
+        try await TestDaemon.run(configure: configure) { daemon in
+            let begun = try await daemon.client.send(.enrollBegin(user: user, proof: nil))
+            secret = try #require(begun.string(.secret))
+            let confirmed = try await daemon.client.send(.enrollConfirm(user: user, code: daemon.code(secret)))
+            recoveryCode = confirmed.recoveryCodes[0]
+            daemon.clock.advance(by: 30)
+            let usedBeforeBackup = try daemon.code(secret)
+            #expect(try await daemon.client.send(.verify(user: user, code: usedBeforeBackup, context: AuditContext())).result == .ok)
+
+            let summary = try StoreBackup.backup(configuration: daemon.configuration, to: backup)
+            #expect(summary.activeAccounts == 1)
+            #expect(summary.keyIdentifier == StoreKeyring.identifier(of: try PrivateFiles.loadKey(daemon.configuration.keyFilePath)))
+
+            // After the backup: a login and a recovery code the backup does not know of.
+            daemon.clock.advance(by: 30)
+            codeAfterBackup = try daemon.code(secret)
+            #expect(try await daemon.client.send(.verify(user: user, code: codeAfterBackup!, context: AuditContext())).result == .ok)
+            stoppedAt = daemon.clock.unixTime()
+        }
+        var info = stat()
+        #expect(lstat(backup, &info) == 0 && info.st_mode & 0o777 == 0o600)
+        #expect(access(backup + "-wal", F_OK) != 0 && access(backup + ".partial", F_OK) != 0)
+        // The snapshot holds the step used before it, sealed: the secret is not in it.
+        let backupFile = try Data(contentsOf: URL(fileURLWithPath: backup))
+        let rawSecret = Data(try Base32.decode(secret))
+        #expect(backupFile.range(of: Data(secret.utf8)) == nil && backupFile.range(of: rawSecret) == nil)
+        let stepInBackup = try await DatabaseQueue(path: backup).read { db in
+            try Int64.fetchOne(db, sql: "SELECT last_step FROM enrollment WHERE user = ?", arguments: [user])
+        }
+        #expect(stepInBackup == Int64(1_700_000_030 / 30))
+
+        wipeStore()
+        let restored = try StoreBackup.restore(from: backup, configuration: stateConfiguration, keyFile: nil, now: stoppedAt)
+        #expect(restored.activeAccounts == 1)
+        // Fenced: steps up to the restore and the window after it count as used.
+        #expect(restored.codesAcceptedFrom == (stoppedAt / 30 + 2) * 30)
+
+        try await TestDaemon.run(startTime: stoppedAt, configure: configure) { daemon in
+            #expect(try await daemon.client.send(.verify(user: user, code: codeAfterBackup!, context: AuditContext())).result == .rejected)
+            daemon.clock.advance(by: restored.codesAcceptedFrom! - stoppedAt - 1)
+            #expect(try await daemon.client.send(.verify(user: user, code: daemon.code(secret), context: AuditContext())).result == .rejected)
+            daemon.clock.advance(by: 1)
+            #expect(try await daemon.client.send(.verify(user: user, code: daemon.code(secret), context: AuditContext())).result == .ok)
+            let recovery = try #require(SubmittedCode(recoveryCode))
+            #expect(try await daemon.client.send(.verify(user: user, code: recovery, context: AuditContext())).result == .ok)
+        }
+    }
+
+    @Test func restoreRefusesWhileTheDaemonServes() async throws {
+        let backup = shared.path + "/backup.sqlite"
+        try await TestDaemon.run(configure: configure) { daemon in
+            _ = try await daemon.enroll(TestDaemon.currentUser)
+            _ = try StoreBackup.backup(configuration: daemon.configuration, to: backup)
+            let error = #expect(throws: PrivateFiles.SetupError.self) {
+                try StoreBackup.restore(from: backup, configuration: daemon.configuration, keyFile: nil, now: daemon.clock.unixTime())
+            }
+            #expect(error?.description.contains("another totpd") == true)
+            // A second backup to the same file is refused, and the first is untouched.
+            #expect(throws: StoreBackup.Failure.self) { try StoreBackup.backup(configuration: daemon.configuration, to: backup) }
+        }
+    }
+
+    @Test func theKeyKeptWithTheBackupIsCheckedAndInstalled() async throws {
+        let backup = shared.path + "/backup.sqlite"
+        let keptKey = shared.path + "/kept.key"
+        let user = TestDaemon.currentUser
+        var secret = ""
+        try await TestDaemon.run(configure: configure) { daemon in
+            secret = try await daemon.enroll(user)
+            _ = try StoreBackup.backup(configuration: daemon.configuration, to: backup)
+            try PrivateFiles.storeKeyDurably(
+                try PrivateFiles.loadKey(daemon.configuration.keyFilePath), at: keptKey, writingFirst: keptKey + ".tmp")
+        }
+        // The machine is lost: store and key both gone; a new key appears.
+        wipeStore()
+        unlink(stateConfiguration.keyFilePath)
+        _ = try PrivateFiles.loadOrCreateKey(stateConfiguration.keyFilePath)
+        let before = try Data(contentsOf: URL(fileURLWithPath: stateConfiguration.keyFilePath))
+        let error = #expect(throws: StoreBackup.Failure.self) {
+            try StoreBackup.restore(from: backup, configuration: stateConfiguration, keyFile: nil, now: 1_700_000_000)
+        }
+        #expect(error?.description.contains("does not open") == true)
+        #expect(access(stateConfiguration.databasePath, F_OK) != 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: stateConfiguration.keyFilePath)) == before)
+
+        _ = try StoreBackup.restore(from: backup, configuration: stateConfiguration, keyFile: keptKey, now: 1_700_000_000)
+        try await TestDaemon.run(startTime: 1_700_000_090, configure: configure) { daemon in
+            let code = try daemon.code(secret)
+            #expect(try await daemon.client.send(.verify(user: user, code: code, context: AuditContext())).result == .ok)
+        }
+    }
+}
