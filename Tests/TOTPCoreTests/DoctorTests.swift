@@ -78,24 +78,46 @@ private final class DoctorTree {
         #expect(Doctor.exitStatus(problems) == 1, sourceLocation: sourceLocation)
     }
 
-    @Test func aSufficientPasswordBeforeTheCodeLogsInAlone() async throws {
-        let host = try DoctorTree()
-        try host.write("/etc/pam.d/common-auth", "auth sufficient pam_unix.so nullok\nauth requisite pam_deny.so\n")
-        await expectOnly("pam.sufficient-before-code", at: "/etc/pam.d/common-auth:1", fixMentions: "requisite", in: host)
+    /// A tree broken by rewriting files, and the one finding that shows it.
+    struct Breakage: Sendable, CustomTestStringConvertible {
+        var what: String
+        var files: [String: String]
+        var id: String
+        var location: String
+        var fix: String
+        var testDescription: String { what }
     }
 
-    @Test func anOptionalCodeIsNoSecondFactor() async throws {
-        let host = try DoctorTree()
-        try host.write("/etc/pam.d/sudo", "@include common-auth\nauth optional pam_totpd.so\n")
-        await expectOnly("pam.code-failure-ignored", at: "/etc/pam.d/sudo:2", fixMentions: "auth required pam_totpd.so", in: host)
-    }
+    static let breakages = [
+        Breakage(
+            what: "a sufficient password before the code logs in alone",
+            files: ["/etc/pam.d/common-auth": "auth sufficient pam_unix.so nullok\nauth requisite pam_deny.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/common-auth:1", fix: "requisite"),
+        Breakage(
+            what: "an optional code is no second factor",
+            files: ["/etc/pam.d/sudo": "@include common-auth\nauth optional pam_totpd.so\n"],
+            id: "pam.code-failure-ignored", location: "/etc/pam.d/sudo:2", fix: "auth required pam_totpd.so"),
+        Breakage(
+            what: "a jump over the code",
+            files: [
+                "/etc/pam.d/common-auth": "auth [success=3 default=ignore] pam_unix.so\nauth requisite pam_deny.so\nauth required pam_permit.so\n",
+                "/etc/pam.d/sudo": "@include common-auth\nauth required pam_totpd.so\nauth required pam_permit.so\n",
+            ],
+            id: "pam.jump-over-code", location: "/etc/pam.d/common-auth:1", fix: "lower the jump"),
+        Breakage(
+            what: "sshd without PAM",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM no\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\n"],
+            id: "sshd.usepam", location: "/etc/ssh/sshd_config.d/totpd.conf:1", fix: "UsePAM yes"),
+        Breakage(
+            what: "sshd without keyboard-interactive, by its old name",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nChallengeResponseAuthentication no\nAuthenticationMethods publickey,keyboard-interactive\n"],
+            id: "sshd.keyboard-interactive", location: "/etc/ssh/sshd_config.d/totpd.conf:2", fix: "KbdInteractiveAuthentication yes"),
+    ]
 
-    @Test func aJumpOverTheCode() async throws {
+    @Test(arguments: breakages) func aBrokenFileGivesItsFinding(_ breakage: Breakage) async throws {
         let host = try DoctorTree()
-        try host.write(
-            "/etc/pam.d/common-auth", "auth [success=3 default=ignore] pam_unix.so\nauth requisite pam_deny.so\nauth required pam_permit.so\n")
-        try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\nauth required pam_permit.so\n")
-        await expectOnly("pam.jump-over-code", at: "/etc/pam.d/common-auth:1", fixMentions: "lower the jump", in: host)
+        for (path, text) in breakage.files { try host.write(path, text) }
+        await expectOnly(breakage.id, at: breakage.location, fixMentions: breakage.fix, in: host)
     }
 
     @Test func anIncludeChainIsFollowedToTheCodeLine() async throws {
@@ -142,18 +164,6 @@ private final class DoctorTree {
         await expectOnly("pam.module-argument", at: "/etc/pam.d/sudo:2", fixMentions: "timeout=", in: host)
         let message = await host.problems().first?.message ?? ""
         #expect(message.contains("timeout must be a whole number of seconds from 1 to 60"), "\(message)")
-    }
-
-    @Test func sshdWithoutPAM() async throws {
-        let host = try DoctorTree()
-        try host.write("/etc/ssh/sshd_config.d/totpd.conf", "UsePAM no\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\n")
-        await expectOnly("sshd.usepam", at: "/etc/ssh/sshd_config.d/totpd.conf:1", fixMentions: "UsePAM yes", in: host)
-    }
-
-    @Test func sshdWithoutKeyboardInteractive() async throws {
-        let host = try DoctorTree()
-        try host.write("/etc/ssh/sshd_config.d/totpd.conf", "UsePAM yes\nChallengeResponseAuthentication no\nAuthenticationMethods publickey,keyboard-interactive\n")
-        await expectOnly("sshd.keyboard-interactive", at: "/etc/ssh/sshd_config.d/totpd.conf:2", fixMentions: "KbdInteractiveAuthentication yes", in: host)
     }
 
     @Test func sshdLettingAKeyAloneIn() async throws {
