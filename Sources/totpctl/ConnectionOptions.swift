@@ -8,13 +8,10 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "The daemon's socket (default: $TOTPD_SOCKET, else /run/totpd/socket).")
     var socket: String?
 
-    /// Root uses root's own socket beside the shared one when it is there, as the PAM module
-    /// does, so a user flooding the shared socket cannot hold up an administrator either.
-    var client: DaemonClient {
-        let shared = socket ?? ProcessInfo.processInfo.environment["TOTPD_SOCKET"] ?? DaemonConfiguration.defaultSocketPath
-        let rootSocket = DaemonConfiguration.rootSocketPath(besides: shared)
-        return DaemonClient(socketPath: geteuid() == 0 && FileManager.default.fileExists(atPath: rootSocket) ? rootSocket : shared)
-    }
+    /// The socket named here or in the environment; nil: the default.
+    var namedSocket: String? { socket ?? ProcessInfo.processInfo.environment["TOTPD_SOCKET"] }
+
+    var client: DaemonClient { DaemonClient.preferringRootSocket(besides: namedSocket ?? DaemonConfiguration.defaultSocketPath) }
 
     /// Sends the request and returns an OK response; anything else becomes the command's error.
     func call(_ request: Request, timeout: TimeAmount = .seconds(10)) async throws -> Response {

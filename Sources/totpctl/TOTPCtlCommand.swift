@@ -9,6 +9,6 @@ struct TOTPCtlCommand: AsyncParsableCommand {
         version: TOTPVersion.current,
         subcommands: [
             Enroll.self, Confirm.self, Status.self, List.self, Revoke.self, Reset.self, Unlock.self, Log.self, RecoveryCodes.self,
-            Resync.self, Backup.self, Restore.self, RotateKey.self, Metrics.self,
+            Resync.self, Backup.self, Restore.self, RotateKey.self, Metrics.self, Doctor.self,
         ])
 }

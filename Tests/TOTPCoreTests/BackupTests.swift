@@ -52,7 +52,9 @@ import Testing
         }
         var info = stat()
         #expect(lstat(backup, &info) == 0 && info.st_mode & 0o777 == 0o600)
-        #expect(access(backup + "-wal", F_OK) != 0 && access(backup + ".partial", F_OK) != 0)
+        // One file, nothing left beside it.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: shared.path).sorted() == ["backup.sqlite", "state"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: shared.path + "/state").allSatisfy { !$0.hasPrefix(".totpd-") })
         // The snapshot holds the step used before it, sealed: the secret is not in it.
         let backupFile = try Data(contentsOf: URL(fileURLWithPath: backup))
         let rawSecret = Data(try Base32.decode(secret))
@@ -120,6 +122,40 @@ import Testing
         try await TestDaemon.run(startTime: 1_700_000_090, configure: configure) { daemon in
             let code = try daemon.code(secret)
             #expect(try await daemon.client.send(.verify(user: user, code: code, context: AuditContext())).result == .ok)
+        }
+    }
+
+    /// A backup someone changed: a trigger that would undo every used step once restored.
+    @Test func aBackupWhoseSchemaIsNotTotpdsIsRefused() async throws {
+        let backup = shared.path + "/backup.sqlite"
+        try await TestDaemon.run(configure: configure) { daemon in
+            _ = try await daemon.enroll(TestDaemon.currentUser)
+            _ = try StoreBackup.backup(configuration: daemon.configuration, to: backup)
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: stateConfiguration.databasePath))
+        try await DatabaseQueue(path: backup).write { db in
+            try db.execute(sql: "CREATE TRIGGER forget AFTER UPDATE ON enrollment BEGIN UPDATE enrollment SET last_step = 0; END")
+        }
+        let error = #expect(throws: StoreBackup.Failure.self) {
+            try StoreBackup.restore(from: backup, configuration: stateConfiguration, keyFile: nil, now: 1_700_000_000)
+        }
+        #expect(error?.description.contains("is not a totpd store") == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: stateConfiguration.databasePath)) == before)
+    }
+
+    /// SQLite names its journal after the file it writes: a backup into a directory a user can
+    /// rename things in could be sent elsewhere, so it is refused.
+    @Test func aBackupGoesOnlyWhereOthersCannotRenameThings() async throws {
+        let theirs = shared.path + "/theirs"
+        mkdir(theirs, 0o755)
+        chown(theirs, 65534, 65534)
+        try await TestDaemon.run(configure: configure) { daemon in
+            let error = #expect(throws: PrivateFiles.SetupError.self) {
+                try StoreBackup.backup(configuration: daemon.configuration, to: theirs + "/backup.sqlite")
+            }
+            let left = try FileManager.default.contentsOfDirectory(atPath: theirs)
+            #expect(error?.description.contains("is owned by uid 65534") == true)
+            #expect(left.isEmpty)
         }
     }
 }

@@ -3,6 +3,7 @@
 
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/timex.h>
 #include <sys/types.h>
 
 /* Swift's Glibc module does not export struct ucred (it is behind _GNU_SOURCE), so the
@@ -17,5 +18,17 @@ _Static_assert(sizeof(totpd_peer_credentials) == 3 * sizeof(int), "struct ucred 
 
 /* prctl is variadic, which Swift cannot call. */
 static inline int totpd_disable_dumps(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+
+/* The kernel's own word on clock synchronisation, readable without privileges and without any
+   tool: chrony, ntpd and systemd-timesyncd clear STA_UNSYNC while they keep the clock in step.
+   Returns 1 synchronised, 0 not, -1 when adjtimex fails; *max_error_us is the kernel's bound. */
+static inline int totpd_clock_synchronised(long *max_error_us) {
+    struct timex state = {0};
+    int result = adjtimex(&state);
+    if (result == -1)
+        return -1;
+    *max_error_us = state.maxerror;
+    return result != TIME_ERROR && (state.status & STA_UNSYNC) == 0;
+}
 
 #endif

@@ -25,6 +25,15 @@ package struct DaemonClient: Sendable {
         self.serverUID = serverUID
     }
 
+    /// Root talks to root's own socket beside the shared one when it is there, as the PAM module
+    /// does, so a user flooding the shared socket cannot hold up an administrator either.
+    package static func preferringRootSocket(besides shared: String, serverUID: uid_t = 0) -> DaemonClient {
+        let rootSocket = DaemonConfiguration.rootSocketPath(besides: shared)
+        var info = stat()
+        let useRoot = geteuid() == 0 && lstat(rootSocket, &info) == 0
+        return DaemonClient(socketPath: useRoot ? rootSocket : shared, serverUID: serverUID)
+    }
+
     package func send(_ request: Request) async throws -> Response {
         try Response(decoding: try await exchange(request.message))
     }

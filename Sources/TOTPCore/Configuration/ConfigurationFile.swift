@@ -25,11 +25,13 @@ package struct ConfigurationFile {
     /// directory they can change, would let them turn off the second factor. /dev/null stands
     /// for an empty file (a common way of saying "no configuration").
     package static func contents(of path: String) throws(ConfigurationError) -> String {
-        func refuse(_ problem: String) -> ConfigurationError { ConfigurationError(file: path, problem: problem) }
+        func refuse(_ problem: String, remedy: Remedy? = nil) -> ConfigurationError {
+            ConfigurationError(file: path, problem: problem, remedy: remedy)
+        }
         do {
             try TrustedPath.checkDirectories(above: path, what: "configuration directory")
         } catch {
-            throw refuse(error.description)
+            throw refuse(error.problem, remedy: error.remedy)
         }
         // Non-blocking, so a FIFO put at the path cannot hang the start; fstat refuses it next.
         let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
@@ -43,11 +45,11 @@ package struct ConfigurationFile {
         if info.st_mode & S_IFMT == S_IFCHR && stat("/dev/null", &null) == 0 && info.st_rdev == null.st_rdev { return "" }
         guard info.st_mode & S_IFMT == S_IFREG else { throw refuse("is not a regular file") }
         guard info.st_uid == 0 || info.st_uid == geteuid() else {
-            throw refuse("is owned by uid \(info.st_uid); it must be root's: chown root \(path)")
+            throw refuse("is owned by uid \(info.st_uid); it must be root's", remedy: Remedy("chown root \(path)", lead: ": "))
         }
         guard info.st_mode & 0o022 == 0 else {
             let mode = String(info.st_mode & 0o7777, radix: 8)
-            throw refuse("is writable by group or others (mode \(mode)); fix: chmod go-w \(path)")
+            throw refuse("is writable by group or others (mode \(mode))", remedy: Remedy("chmod go-w \(path)"))
         }
         guard info.st_size <= maxSize else { throw refuse("is larger than \(maxSize / 1024) KiB") }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)

@@ -8,7 +8,21 @@ import Glibc
 /// because the person reading the error is a sysadmin at a console.
 package enum PrivateFiles {
     package struct SetupError: Error, CustomStringConvertible {
-        package let description: String
+        package let problem: String
+        /// The command that repairs it, where one does: `totpctl doctor` shows it on its own.
+        package let remedy: Remedy?
+
+        package init(description: String) {
+            problem = description
+            remedy = nil
+        }
+
+        package init(problem: String, remedy: Remedy) {
+            self.problem = problem
+            self.remedy = remedy
+        }
+
+        package var description: String { problem + (remedy.map { $0.lead + $0.command } ?? "") }
     }
 
     /// Creates the directory (0700) if it is missing, then checks it. Whoever could rename a
@@ -118,7 +132,8 @@ package enum PrivateFiles {
         }
     }
 
-    private static func check(_ path: String, kind: mode_t, what: String, mode: String) throws(SetupError) {
+    /// The rule every private file and the state directory follow: this uid's alone, no link.
+    package static func check(_ path: String, kind: mode_t, what: String, mode: String) throws(SetupError) {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             throw SetupError(description: "cannot inspect \(what) \(path): \(errorText())")
@@ -127,11 +142,13 @@ package enum PrivateFiles {
             throw SetupError(description: "\(what) \(path) is not a \(kind == S_IFDIR ? "directory" : "regular file") (symbolic links are refused); replace it")
         }
         guard info.st_uid == geteuid() else {
-            throw SetupError(description: "\(what) \(path) is owned by uid \(info.st_uid), not \(geteuid()); fix: chown \(geteuid()) \(path)")
+            throw SetupError(
+                problem: "\(what) \(path) is owned by uid \(info.st_uid), not \(geteuid())", remedy: Remedy("chown \(geteuid()) \(path)"))
         }
         guard info.st_mode & 0o077 == 0 else {
             let current = String(info.st_mode & 0o7777, radix: 8)
-            throw SetupError(description: "\(what) \(path) is accessible by group or others (mode \(current)); fix: chmod \(mode) \(path)")
+            throw SetupError(
+                problem: "\(what) \(path) is accessible by group or others (mode \(current))", remedy: Remedy("chmod \(mode) \(path)"))
         }
     }
 

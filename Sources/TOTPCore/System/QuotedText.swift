@@ -34,7 +34,7 @@ package enum QuotedText {
 
     /// Control characters, and format characters such as bidirectional overrides and line
     /// separators, which could make a line read differently from what it holds.
-    static func isUnprintable(_ scalar: Unicode.Scalar) -> Bool {
+    package static func isUnprintable(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {
         case .control, .format, .lineSeparator, .paragraphSeparator: true
         default: false

@@ -22,11 +22,14 @@ package enum TrustedPath {
             }
             let sticky = info.st_mode & S_ISVTX != 0
             guard info.st_uid == 0 || info.st_uid == geteuid() else {
-                throw PrivateFiles.SetupError(description: "\(what) \(directory) is owned by uid \(info.st_uid); it must be root's: chown root \(directory)")
+                throw PrivateFiles.SetupError(
+                    problem: "\(what) \(directory) is owned by uid \(info.st_uid); it must be root's",
+                    remedy: Remedy("chown root \(directory)", lead: ": "))
             }
             guard info.st_mode & 0o022 == 0 || sticky else {
                 let mode = String(info.st_mode & 0o7777, radix: 8)
-                throw PrivateFiles.SetupError(description: "\(what) \(directory) is writable by group or others (mode \(mode)); fix: chmod go-w \(directory)")
+                throw PrivateFiles.SetupError(
+                    problem: "\(what) \(directory) is writable by group or others (mode \(mode))", remedy: Remedy("chmod go-w \(directory)"))
             }
             guard !components.isEmpty else { return }
             components.removeLast()

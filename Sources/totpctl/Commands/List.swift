@@ -48,22 +48,7 @@ struct List: AsyncParsableCommand {
         for row in rows { print(OutputFormat.tableLine(row.cells, widths: widths)) }
     }
 
-    /// Asks for one page after another, each after the last account of the one before, until
-    /// the daemon answers with an empty page. The next page is asked for as soon as its cursor
-    /// is known, so the daemon reads it while totpctl decodes and prints this one.
     private func forEachPage(_ body: ([EnrollmentStatus]) throws -> Void) async throws {
-        var afterUser: String?
-        var next = Task { [connection] in try await connection.call(.list(afterUser: nil)) }
-        while true {
-            let records = try await next.value.fields.filter { $0.tag == FieldTag.record.rawValue }
-            guard let final = records.last else { return }
-            // Names come in byte order after the cursor; an answer that does not move on would repeat forever.
-            guard let last = final.recordFields.flatMap(EnrollmentStatus.init(fields:))?.user,
-                afterUser.map({ $0.utf8.lexicographicallyPrecedes(last.utf8) }) ?? true
-            else { throw ValidationError("the daemon's list did not move past \(afterUser.map(QuotedText.quoted) ?? "the start")") }
-            next = Task { [connection] in try await connection.call(.list(afterUser: last)) }
-            try body(records.compactMap { $0.recordFields.flatMap(EnrollmentStatus.init(fields:)) })
-            afterUser = last
-        }
+        try await EnrollmentPages.forEach(call: { [connection] in try await connection.call($0) }, body)
     }
 }

@@ -25,13 +25,19 @@ struct Metrics: AsyncParsableCommand {
             print(text, terminator: "")
             return
         }
-        let temporary = output + ".\(getpid()).tmp"
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-            guard rename(temporary, output) == 0 else { throw CocoaError(.fileWriteUnknown) }
-        } catch {
+        // A new file of a name no one could have prepared (mkstemp: O_EXCL), then renamed over
+        // the old one, so a reader never sees half a file and no symbolic link is followed.
+        var template = Array("\(output).XXXXXX".utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { throw ValidationError("cannot write beside \(output): \(String(cString: strerror(errno)))") }
+        let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let bytes = Array(text.utf8)
+        let written = fchmod(fd, 0o644) == 0 && write(fd, bytes, bytes.count) == bytes.count
+        close(fd)
+        guard written, rename(temporary, output) == 0 else {
+            let reason = String(cString: strerror(errno))
             unlink(temporary)
-            throw ValidationError("cannot write \(output): \(String(cString: strerror(errno)))")
+            throw ValidationError("cannot write \(output): \(reason)")
         }
     }
 }

@@ -1,0 +1,58 @@
+/// Accounts the policy says must give a code but that have no active enrollment: their logins
+/// are refused (or, with unenrolled=enroll, set up at the first one).
+package struct EnrollmentCoverageCheck {
+    let tree: HostTree
+    let policy: SecondFactorPolicy
+    /// The accounts whose enrollment is active, from the daemon.
+    let enrolled: Set<String>
+
+    package init(tree: HostTree, policy: SecondFactorPolicy, enrolled: Set<String>) {
+        self.tree = tree
+        self.policy = policy
+        self.enrolled = enrolled
+    }
+
+    private struct Account {
+        var name: String
+        var gid: String
+        var shell: String
+    }
+
+    package func run() async -> [DoctorFinding] {
+        let accounts = Self.records(tree.contents(of: "/etc/passwd")).compactMap { fields in
+            fields.count >= 7 ? Account(name: fields[0], gid: fields[3], shell: fields[6]) : nil
+        }
+        // Group name → (gid, members), for `%group` entries of the policy.
+        var groups: [String: (gid: String, members: Set<String>)] = [:]
+        for fields in Self.records(tree.contents(of: "/etc/group")) where fields.count >= 4 {
+            groups[fields[0]] = (fields[2], Set(fields[3].split(separator: ",").map(String.init)))
+        }
+        let named = Set(policy.required.filter { $0 != "*" && !$0.hasPrefix("%") })
+        var findings: [DoctorFinding] = []
+        for account in accounts where Self.canLogIn(account.shell) || named.contains(account.name) {
+            guard !enrolled.contains(account.name) else { continue }
+            // The group lookups here read the tree's files and cannot fail.
+            let required = await (try? policy.requiresCode(user: account.name) { group in
+                groups[group].map { $0.gid == account.gid || $0.members.contains(account.name) } ?? false
+            }) ?? false
+            guard required else { continue }
+            findings.append(
+                DoctorFinding(
+                    id: "enrollment.missing", severity: .warning, subject: "account \(account.name)",
+                    message: "\(account.name) must give a code (second_factor.required) but has no active enrollment: "
+                        + "logins that ask for a code refuse them, or set it up at the first one where unenrolled=enroll",
+                    fix: "totpctl enroll \(account.name) (as \(account.name), or as root for them), or list them in second_factor.exempt"))
+        }
+        return findings
+    }
+
+    /// A shell that lets the account log in: not nologin or false.
+    private static func canLogIn(_ shell: String) -> Bool {
+        !shell.isEmpty && !shell.hasSuffix("/nologin") && !shell.hasSuffix("/false")
+    }
+
+    /// The colon-separated records of a passwd or group file.
+    private static func records(_ text: String?) -> [[String]] {
+        (text ?? "").split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+    }
+}

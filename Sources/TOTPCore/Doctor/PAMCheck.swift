@@ -1,0 +1,142 @@
+import Foundation
+
+/// Every PAM service in /etc/pam.d whose auth stack runs pam_totpd: can the code be skipped,
+/// can a stranger reach first-login enrollment, would the module accept its arguments.
+package struct PAMCheck {
+    package struct Outcome {
+        package var findings: [DoctorFinding] = []
+        /// The services whose auth stack runs pam_totpd.
+        package var services: [String] = []
+    }
+
+    let tree: HostTree
+
+    package init(tree: HostTree) {
+        self.tree = tree
+    }
+
+    /// Modules that check nothing about who logs in: they are no first factor.
+    private static let checkNothing: Set<String> = [
+        "pam_permit.so", "pam_env.so", "pam_faildelay.so", "pam_echo.so", "pam_motd.so", "pam_warn.so", "pam_keyinit.so",
+        "pam_group.so", "pam_cap.so", "pam_mail.so", "pam_lastlog.so", "pam_gnome_keyring.so", "pam_kwallet5.so",
+        "pam_systemd.so", "pam_loginuid.so", "pam_umask.so", "pam_limits.so", "pam_nologin.so", "pam_securetty.so",
+        "pam_shells.so",
+    ]
+
+    package func run() -> Outcome {
+        var outcome = Outcome()
+        let directory = tree.path("/etc/pam.d")
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+        for name in names where !name.hasPrefix(".") {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            let stack = PAMStack(service: name, tree: tree)
+            guard !stack.codeEntries.isEmpty else { continue }
+            outcome.services.append(name)
+            outcome.findings += stack.problems + argumentFindings(stack) + skipFindings(stack) + enrollmentFindings(stack)
+        }
+        if outcome.services.isEmpty {
+            outcome.findings.append(
+                DoctorFinding(
+                    id: "pam.unused", severity: .warning, subject: "PAM", location: directory,
+                    message: "no PAM service in \(directory) runs pam_totpd.so: no login asks for a code",
+                    fix: "add `auth required pam_totpd.so` after the password in each service to protect (docs/OPERATIONS.md, \"Adding the second factor to a PAM service\")"))
+        }
+        return outcome
+    }
+
+    private func subject(_ stack: PAMStack) -> String { "PAM service \(stack.service)" }
+
+    private func argumentFindings(_ stack: PAMStack) -> [DoctorFinding] {
+        stack.codeEntries.compactMap { entry in
+            PAMModuleArguments.problem(in: entry.line.arguments).map { problem in
+                DoctorFinding(
+                    id: "pam.module-argument", severity: .error, subject: subject(stack), location: entry.line.location,
+                    message: "pam_totpd.so refuses its arguments (\(problem)) with PAM_SERVICE_ERR: every login of \(stack.service) fails",
+                    fix: "correct or remove the argument; pam_totpd(8) lists them: \(PAMModuleArguments.names.joined(separator: " "))")
+            }
+        }
+    }
+
+    /// A wrong code, an unreachable daemon or a lockout, while every other module may succeed or
+    /// fail: any walk that still logs in shows where the code is skipped.
+    private func skipFindings(_ stack: PAMStack) -> [DoctorFinding] {
+        let walk = PAMStackWalk(stack) { line in
+            if line.isCodeModule { return [.authErr, .authinfoUnavail, .maxtries] }
+            switch line.moduleName {
+            case "pam_permit.so": return [.success]
+            // pam_rootok lets only root through, who needs no code.
+            case "pam_deny.so", "pam_rootok.so": return [.authErr]
+            default: return [.success, .authErr]
+            }
+        }
+        guard let paths = walk.paths() else { return [tooComplex(stack)] }
+        var findings: [String: DoctorFinding] = [:]
+        for path in paths where path.succeeded {
+            let finding: DoctorFinding
+            if let line = path.skippedCodeAt, !path.ranCode {
+                finding = path.skippedByJump ? jumpOver(line, stack) : endsBefore(line, stack)
+            } else if let line = path.lastCodeLine {
+                finding = failureIgnored(line, stack)
+            } else {
+                continue
+            }
+            findings[finding.id + (finding.location ?? "")] = finding
+        }
+        return findings.values.sorted { ($0.location ?? "", $0.id) < ($1.location ?? "", $1.id) }
+    }
+
+    private func endsBefore(_ line: PAMStack.Line, _ stack: PAMStack) -> DoctorFinding {
+        DoctorFinding(
+            id: "pam.sufficient-before-code", severity: .error, subject: subject(stack), location: line.location,
+            message: "`\(line.text)` ends the stack when \(line.moduleName) succeeds, before pam_totpd.so runs: \(line.moduleName) alone logs in to \(stack.service)",
+            fix: "make it `requisite` (or with a [...] control, success=ok instead of success=done), or move the pam_totpd.so line above it")
+    }
+
+    private func jumpOver(_ line: PAMStack.Line, _ stack: PAMStack) -> DoctorFinding {
+        let code = stack.codeEntries.map(\.line.location).joined(separator: ", ")
+        return DoctorFinding(
+            id: "pam.jump-over-code", severity: .error, subject: subject(stack), location: line.location,
+            message: "`\(line.text)` jumps over pam_totpd.so (\(code)): a login of \(stack.service) that takes the jump is never asked for the code",
+            fix: "lower the jump so it lands on or before the pam_totpd.so line, or move pam_totpd.so above \(line.location)")
+    }
+
+    private func failureIgnored(_ line: PAMStack.Line, _ stack: PAMStack) -> DoctorFinding {
+        DoctorFinding(
+            id: "pam.code-failure-ignored", severity: .error, subject: subject(stack), location: line.location,
+            message: "pam_totpd.so is `\(line.control.text)` here: with a wrong code, a lockout or the daemon down the login of \(stack.service) goes on and can succeed without the code",
+            fix: "use `auth required pam_totpd.so` after the password, or as the last auth lines `auth [success=done ignore=ignore default=die] pam_totpd.so` then `auth required pam_permit.so`")
+    }
+
+    /// Every first factor fails: whoever still reaches `unenrolled=enroll` sets up the second
+    /// factor of an account whose password they do not know.
+    private func enrollmentFindings(_ stack: PAMStack) -> [DoctorFinding] {
+        guard stack.codeEntries.contains(where: { $0.line.arguments.contains("unenrolled=enroll") }) else { return [] }
+        let walk = PAMStackWalk(stack) { line in
+            if line.moduleName == "pam_permit.so" { return [.success] }
+            return line.isCodeModule || Self.checkNothing.contains(line.moduleName) ? [.success, .authErr] : [.authErr]
+        }
+        guard let paths = walk.paths() else { return [tooComplex(stack)] }
+        var findings: [String: DoctorFinding] = [:]
+        for path in paths {
+            for (code, before) in path.reached where code.arguments.contains("unenrolled=enroll") {
+                let factors = before.filter { !$0.isCodeModule && !Self.checkNothing.contains($0.moduleName) }
+                // sshd's first factor is the key, when AuthenticationMethods asks for it first (SSHDCheck).
+                if factors.isEmpty && stack.service == "sshd" { continue }
+                let why =
+                    factors.isEmpty
+                    ? "nothing before it checks a first factor"
+                    : "a failed " + factors.map { "`\($0.text)` (\($0.location))" }.joined(separator: ", ") + " does not end the stack"
+                findings[code.location] = DoctorFinding(
+                    id: "pam.enroll-without-first-factor", severity: .error, subject: subject(stack), location: code.location,
+                    message: "unenrolled=enroll is reached without the password: \(why), so someone who does not know it sets up the second factor of an account without one",
+                    fix: "check the password first with `requisite` (Debian's common-auth: `[success=1 default=ignore] pam_unix.so`, `requisite pam_deny.so`, `required pam_permit.so`), or drop unenrolled=enroll")
+            }
+        }
+        return findings.values.sorted { ($0.location ?? "") < ($1.location ?? "") }
+    }
+
+    private func tooComplex(_ stack: PAMStack) -> DoctorFinding {
+        DoctorFinding.skipped("pam.too-complex", subject: subject(stack), because: "the auth stack has too many ways through it to follow each", fix: "check it by hand")
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// sshd must hand logins to PAM in a way that asks for the code: UsePAM, keyboard-interactive
+/// authentication, and AuthenticationMethods so that a public key alone does not log in.
+package struct SSHDCheck {
+    let configuration: SSHDConfiguration
+
+    package init(configuration: SSHDConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Reads the settings as `sshd -T` prints them on the running system, else from the files.
+    package static func configuration(tree: HostTree) -> (SSHDConfiguration, [DoctorFinding]) {
+        guard tree.isLiveSystem, let sshd = ["/usr/sbin/sshd", "/usr/local/sbin/sshd"].first(where: FileManager.default.isExecutableFile)
+        else { return (SSHDConfiguration(tree: tree), []) }
+        let result = HostCommand.run(sshd, ["-T"])
+        if let result, result.status == 0 { return (SSHDConfiguration(effective: result.output), []) }
+        let note = DoctorFinding.skipped(
+            "sshd.effective-unavailable", subject: "sshd",
+            because: "`\(sshd) -T` did not answer (\(result?.errorSummary ?? "it could not run")); sshd_config and its Include files were read instead",
+            fix: "run doctor as root on a host whose sshd has its host keys")
+        return (SSHDConfiguration(tree: tree), [note])
+    }
+
+    package func run() -> [DoctorFinding] {
+        var findings = configuration.problems
+        guard findings.isEmpty else { return findings }
+        if let finding = require("UsePAM", default: "no", "UsePAM yes", because: "sshd does not run PAM at all, so no ssh login asks for the code") {
+            findings.append(finding)
+        }
+        // ChallengeResponseAuthentication is the old name of the same setting; the first of the two counts.
+        let keyboard = ["KbdInteractiveAuthentication", "ChallengeResponseAuthentication"].compactMap { name in
+            configuration[name].map { (name, $0) }
+        }.min { $0.1.order < $1.1.order }
+        if let (name, setting) = keyboard, setting.value.lowercased() != "yes" {
+            findings.append(
+                finding(
+                    "sshd.keyboard-interactive", setting, "\(name) \(setting.value): PAM cannot prompt for the code, so ssh logins that need it fail",
+                    fix: "set `KbdInteractiveAuthentication yes`"))
+        }
+        findings += authenticationMethods()
+        return findings
+    }
+
+    /// A public key logs in without PAM's auth stack unless every list of methods also names
+    /// keyboard-interactive.
+    private func authenticationMethods() -> [DoctorFinding] {
+        guard (configuration["PubkeyAuthentication"]?.value.lowercased() ?? "yes") == "yes" else { return [] }
+        let setting = configuration["AuthenticationMethods"]
+        let lists = (setting?.value ?? "any").split(whereSeparator: \.isWhitespace).map(String.init)
+        let withoutCode = lists.filter { list in
+            list == "any" || !list.split(separator: ",").contains { $0 == "keyboard-interactive" || $0.hasPrefix("keyboard-interactive:") }
+        }
+        guard !withoutCode.isEmpty else { return [] }
+        return [
+            DoctorFinding(
+                id: "sshd.authentication-methods", severity: .error, subject: "sshd", location: setting?.location ?? configuration.source,
+                message: setting == nil
+                    ? "AuthenticationMethods is not set: a public key alone logs in, and PAM never asks for the code"
+                    : "AuthenticationMethods \(setting!.value): \(withoutCode.joined(separator: " ")) logs in without keyboard-interactive, so without the code",
+                fix: "set `AuthenticationMethods publickey,keyboard-interactive` (or `keyboard-interactive` alone for password and code)")
+        ]
+    }
+
+    private func require(_ name: String, default value: String, _ wanted: String, because reason: String) -> DoctorFinding? {
+        let setting = configuration[name] ?? SSHDConfiguration.Setting(value: value, location: nil, order: 0)
+        guard setting.value.lowercased() != "yes" else { return nil }
+        let how = configuration[name] == nil ? "\(name) is not set (sshd's default is \(value))" : "\(name) \(setting.value)"
+        return finding("sshd.\(name.lowercased())", setting, "\(how): \(reason)", fix: "set `\(wanted)`")
+    }
+
+    private func finding(_ id: String, _ setting: SSHDConfiguration.Setting, _ message: String, fix: String) -> DoctorFinding {
+        DoctorFinding(id: id, severity: .error, subject: "sshd", location: setting.location ?? configuration.source, message: message, fix: fix)
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// The sshd settings doctor needs, as sshd takes them: from `sshd -T` on the running system, or
+/// read from sshd_config and the files it `Include`s, in order, where the first value of a
+/// keyword wins. `Match` blocks apply only to some logins; their lines are not taken.
+package struct SSHDConfiguration {
+    package struct Setting: Sendable, Equatable {
+        package var value: String
+        /// `file:line`; nil for `sshd -T`'s answer.
+        package var location: String?
+        /// Which came first of two keywords that set the same thing.
+        package var order: Int
+    }
+
+    /// Keywords in lower case, as sshd compares them.
+    package private(set) var settings: [String: Setting] = [:]
+    package private(set) var problems: [DoctorFinding] = []
+    /// Where the settings came from, for messages: `sshd -T` or the main file.
+    package let source: String
+
+    /// The effective settings `sshd -T` printed.
+    package init(effective output: String) {
+        source = "sshd -T"
+        for line in output.split(separator: "\n") {
+            let words = line.split(separator: " ", maxSplits: 1).map(String.init)
+            if words.count == 2, settings[words[0]] == nil {
+                settings[words[0]] = Setting(value: words[1], location: nil, order: settings.count)
+            }
+        }
+    }
+
+    package init(tree: HostTree, file: String = "/etc/ssh/sshd_config") {
+        source = tree.path(file)
+        read(file, tree: tree, depth: 0)
+    }
+
+    package subscript(_ keyword: String) -> Setting? { settings[keyword.lowercased()] }
+
+    private mutating func read(_ file: String, tree: HostTree, depth: Int) {
+        guard depth < 16, let text = tree.contents(of: file) else {
+            if depth == 0 {
+                problems.append(
+                    DoctorFinding.skipped(
+                        "sshd.no-configuration", subject: "sshd", because: "\(tree.path(file)) cannot be read, so sshd's settings are unknown",
+                        fix: "run doctor as root, or check UsePAM, KbdInteractiveAuthentication and AuthenticationMethods by hand"))
+            }
+            return
+        }
+        var inMatch = false
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+            // "Keyword value" or "Keyword=value".
+            let separator = line.firstIndex { $0 == "=" || $0.isWhitespace } ?? line.endIndex
+            let keyword = line[..<separator].lowercased()
+            let value = line[separator...].drop { $0 == "=" || $0.isWhitespace }.trimmingCharacters(in: .whitespaces)
+            switch keyword {
+            case "match": inMatch = value.lowercased() != "all"
+            case _ where inMatch: continue
+            case "include":
+                for pattern in value.split(whereSeparator: \.isWhitespace) {
+                    for included in Self.expand(String(pattern), tree: tree) { read(included, tree: tree, depth: depth + 1) }
+                }
+            default:
+                if settings[keyword] == nil {
+                    settings[keyword] = Setting(value: value, location: "\(tree.path(file)):\(index + 1)", order: settings.count)
+                }
+            }
+        }
+    }
+
+    /// An Include's files in the order sshd reads them: a relative pattern is taken from
+    /// /etc/ssh, and a glob's matches are sorted.
+    private static func expand(_ pattern: String, tree: HostTree) -> [String] {
+        let hostPattern = pattern.hasPrefix("/") ? pattern : "/etc/ssh/" + pattern
+        var matches = glob_t()
+        defer { globfree(&matches) }
+        guard glob(tree.path(hostPattern), 0, nil, &matches) == 0 else { return [] }
+        let prefix = tree.isLiveSystem ? "" : tree.root
+        return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(String(cString: $0).dropFirst(prefix.count)) } }.sorted()
+    }
+}

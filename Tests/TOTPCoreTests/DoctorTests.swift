@@ -1,0 +1,281 @@
+import Foundation
+import Testing
+import pam_totpd
+
+@testable import TOTPCore
+
+/// A host tree in a temporary directory: the shipped PAM and sshd files, Debian's common-auth,
+/// a private state directory; each test breaks one thing in it.
+private final class DoctorTree {
+    let directory: TemporaryDirectory
+    var root: String { directory.path }
+    var tree: HostTree { HostTree(root: root) }
+
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    init() throws {
+        directory = try TemporaryDirectory()
+        chmod(root, 0o755)
+        try write("/etc/totpd/totpd.conf", "issuer: doctor-test\n", mode: 0o644)
+        try FileManager.default.createDirectory(atPath: root + "/var/lib/totpd", withIntermediateDirectories: true)
+        chmod(root + "/var/lib/totpd", 0o700)
+        try write("/var/lib/totpd/secret.key", String(repeating: "k", count: 32), mode: 0o600)
+        try write("/var/lib/totpd/totpd.sqlite", "", mode: 0o600)
+        try write(
+            "/etc/pam.d/common-auth",
+            """
+            auth	[success=1 default=ignore]	pam_unix.so nullok
+            auth	requisite			pam_deny.so
+            auth	required			pam_permit.so
+
+            """)
+        for name in ["common-account", "common-session", "common-session-noninteractive"] {
+            try write("/etc/pam.d/" + name, "\(name.hasPrefix("common-account") ? "account" : "session") required pam_permit.so\n")
+        }
+        try write("/etc/pam.d/sudo", try shipped("config/pam.d/sudo"))
+        try write("/etc/pam.d/sshd", try shipped("config/pam.d/sshd"))
+        try write("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\n")
+        try write("/etc/ssh/sshd_config.d/totpd.conf", try shipped("config/sshd_config.d/totpd.conf"))
+        try write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+        try write("/etc/group", "root:x:0:\nnogroup:x:65534:\n")
+    }
+
+    private func shipped(_ path: String) throws -> String {
+        try String(contentsOf: Self.repository.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    func write(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
+        let full = root + path
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: full, atomically: false, encoding: .utf8)
+        chmod(full, mode)
+    }
+
+    func findings() async -> [DoctorFinding] { await Doctor(tree: tree).run() }
+
+    /// The findings that are problems, not notes.
+    func problems() async -> [DoctorFinding] { await findings().filter { $0.severity != .note } }
+}
+
+@Suite struct DoctorTests {
+    @Test func aCleanTreeHasNoProblemAndExitsZero() async throws {
+        let host = try DoctorTree()
+        let findings = await host.findings()
+        #expect(findings.filter { $0.severity != .note } == [])
+        #expect(Doctor.exitStatus(findings) == 0)
+        // What a tree cannot show is said, not passed over.
+        #expect(Set(findings.map(\.id)) == ["daemon.skipped", "clock.skipped", "enrollment.skipped"])
+    }
+
+    /// One problem, where it is written, with the fix that names what to change.
+    private func expectOnly(
+        _ id: String, at location: String, fixMentions fix: String, in host: DoctorTree, sourceLocation: SourceLocation = #_sourceLocation
+    ) async {
+        let problems = await host.problems()
+        #expect(problems.map(\.id) == [id], "\(problems)", sourceLocation: sourceLocation)
+        #expect(problems.first?.location == host.root + location, sourceLocation: sourceLocation)
+        #expect(problems.first?.fix.contains(fix) == true, "\(problems.first?.fix ?? "")", sourceLocation: sourceLocation)
+        #expect(Doctor.exitStatus(problems) == 1, sourceLocation: sourceLocation)
+    }
+
+    /// A tree broken by rewriting files, and the one finding that shows it.
+    struct Breakage: Sendable, CustomTestStringConvertible {
+        var what: String
+        var files: [String: String]
+        var id: String
+        var location: String
+        var fix: String
+        var testDescription: String { what }
+    }
+
+    static let breakages = [
+        Breakage(
+            what: "a sufficient password before the code logs in alone",
+            files: ["/etc/pam.d/common-auth": "auth sufficient pam_unix.so nullok\nauth requisite pam_deny.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/common-auth:1", fix: "requisite"),
+        Breakage(
+            what: "an optional code is no second factor",
+            files: ["/etc/pam.d/sudo": "@include common-auth\nauth optional pam_totpd.so\n"],
+            id: "pam.code-failure-ignored", location: "/etc/pam.d/sudo:2", fix: "auth required pam_totpd.so"),
+        Breakage(
+            what: "a jump over the code",
+            files: [
+                "/etc/pam.d/common-auth": "auth [success=3 default=ignore] pam_unix.so\nauth requisite pam_deny.so\nauth required pam_permit.so\n",
+                "/etc/pam.d/sudo": "@include common-auth\nauth required pam_totpd.so\nauth required pam_permit.so\n",
+            ],
+            id: "pam.jump-over-code", location: "/etc/pam.d/common-auth:1", fix: "lower the jump"),
+        Breakage(
+            what: "sshd without PAM",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM no\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\n"],
+            id: "sshd.usepam", location: "/etc/ssh/sshd_config.d/totpd.conf:1", fix: "UsePAM yes"),
+        Breakage(
+            what: "sshd without keyboard-interactive, by its old name",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nChallengeResponseAuthentication no\nAuthenticationMethods publickey,keyboard-interactive\n"],
+            id: "sshd.keyboard-interactive", location: "/etc/ssh/sshd_config.d/totpd.conf:2", fix: "KbdInteractiveAuthentication yes"),
+    ]
+
+    @Test(arguments: breakages) func aBrokenFileGivesItsFinding(_ breakage: Breakage) async throws {
+        let host = try DoctorTree()
+        for (path, text) in breakage.files { try host.write(path, text) }
+        await expectOnly(breakage.id, at: breakage.location, fixMentions: breakage.fix, in: host)
+    }
+
+    @Test func anIncludeChainIsFollowedToTheCodeLine() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/pam.d/sudo", "@include common-auth\nauth include totpd-auth\n")
+        try host.write("/etc/pam.d/totpd-auth", "@include totpd-code\n")
+        try host.write("/etc/pam.d/totpd-code", "# the code\nauth [success=ok default=ignore] pam_totpd.so\n")
+        let problems = await host.problems()
+        // totpd-auth and totpd-code count as services too; the line is reported once for all.
+        #expect(problems.map(\.id) == ["pam.code-failure-ignored"], "\(problems)")
+        #expect(problems.first?.location == host.root + "/etc/pam.d/totpd-code:2")
+    }
+
+    @Test func aSubstackKeepsItsDoneInside() async throws {
+        let host = try DoctorTree()
+        // Included, a sufficient password ends the whole stack before the code...
+        try host.write("/etc/pam.d/password-only", "auth sufficient pam_unix.so\nauth requisite pam_deny.so\n")
+        try host.write("/etc/pam.d/sudo", "auth include password-only\nauth required pam_totpd.so\n")
+        await expectOnly("pam.sufficient-before-code", at: "/etc/pam.d/password-only:1", fixMentions: "requisite", in: host)
+        // ...as a substack it ends only the substack, and the code is still asked.
+        try host.write("/etc/pam.d/sudo", "auth substack password-only\nauth required pam_totpd.so\n")
+        #expect(await host.problems() == [])
+        // A done inside a substack that holds the code skips it all the same.
+        try host.write("/etc/pam.d/code-after-password", "auth sufficient pam_unix.so\nauth required pam_totpd.so\n")
+        try host.write("/etc/pam.d/sudo", "auth substack code-after-password\nauth required pam_permit.so\n")
+        await expectOnly("pam.sufficient-before-code", at: "/etc/pam.d/code-after-password:1", fixMentions: "requisite", in: host)
+    }
+
+    @Test func enrollmentAfterAnOptionalPasswordLetsStrangersEnroll() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/pam.d/sudo", "auth optional pam_unix.so\nauth required pam_totpd.so unenrolled=enroll\n")
+        await expectOnly("pam.enroll-without-first-factor", at: "/etc/pam.d/sudo:2", fixMentions: "requisite", in: host)
+        // Behind Debian's common-auth, a wrong password ends the stack first.
+        try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so unenrolled=enroll\n")
+        #expect(await host.problems() == [])
+        // `required` goes on after a failure: the enrollment still runs.
+        try host.write("/etc/pam.d/sudo", "auth required pam_unix.so\nauth required pam_totpd.so unenrolled=enroll\n")
+        await expectOnly("pam.enroll-without-first-factor", at: "/etc/pam.d/sudo:2", fixMentions: "requisite", in: host)
+    }
+
+    @Test func anArgumentTheModuleRefuses() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so [prompt=Your code: ] timeout=90\n")
+        await expectOnly("pam.module-argument", at: "/etc/pam.d/sudo:2", fixMentions: "timeout=", in: host)
+        let message = await host.problems().first?.message ?? ""
+        #expect(message.contains("timeout must be a whole number of seconds from 1 to 60"), "\(message)")
+    }
+
+    @Test func sshdLettingAKeyAloneIn() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/ssh/sshd_config.d/totpd.conf", "UsePAM yes\nKbdInteractiveAuthentication yes\n")
+        await expectOnly("sshd.authentication-methods", at: "/etc/ssh/sshd_config", fixMentions: "publickey,keyboard-interactive", in: host)
+        try host.write("/etc/ssh/sshd_config.d/totpd.conf", "UsePAM yes\nAuthenticationMethods publickey,keyboard-interactive:pam publickey\n")
+        await expectOnly("sshd.authentication-methods", at: "/etc/ssh/sshd_config.d/totpd.conf:2", fixMentions: "publickey,keyboard-interactive", in: host)
+    }
+
+    @Test func anEarlierDropInOverridesTheMainFile() async throws {
+        let host = try DoctorTree()
+        // sshd takes the first value: the drop-in included at the top wins over the line below.
+        try host.write("/etc/ssh/sshd_config", "Include sshd_config.d/*.conf\nKbdInteractiveAuthentication yes\n")
+        try host.write("/etc/ssh/sshd_config.d/00-vendor.conf", "KbdInteractiveAuthentication no\n")
+        await expectOnly("sshd.keyboard-interactive", at: "/etc/ssh/sshd_config.d/00-vendor.conf:1", fixMentions: "KbdInteractiveAuthentication yes", in: host)
+        // Lines in a Match block apply to some logins only and are not taken.
+        try host.write("/etc/ssh/sshd_config.d/00-vendor.conf", "Match User backup\n  KbdInteractiveAuthentication no\n")
+        #expect(await host.problems() == [])
+    }
+
+    @Test func aWorldWritableConfiguration() async throws {
+        let host = try DoctorTree()
+        chmod(host.root + "/etc/totpd/totpd.conf", 0o666)
+        await expectOnly("config.unsafe", at: "/etc/totpd/totpd.conf", fixMentions: "chmod go-w \(host.root)/etc/totpd/totpd.conf", in: host)
+    }
+
+    @Test func aConfigurationTheDaemonRejects() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/totpd/totpd.conf", "issuer: doctor-test\nlockout:\n  failure: 3\n")
+        await expectOnly("config.invalid", at: "/etc/totpd/totpd.conf:3", fixMentions: "totpd --check-config", in: host)
+        #expect(await host.problems().first?.message.contains("lockout.failure: unknown key") == true)
+    }
+
+    @Test func aKeyOthersCanRead() async throws {
+        let host = try DoctorTree()
+        chmod(host.root + "/var/lib/totpd/secret.key", 0o644)
+        await expectOnly("files.permissions", at: "/var/lib/totpd/secret.key", fixMentions: "chmod 600 \(host.root)/var/lib/totpd/secret.key", in: host)
+    }
+
+    @Test func aStateDirectoryOthersCanList() async throws {
+        let host = try DoctorTree()
+        chmod(host.root + "/var/lib/totpd", 0o755)
+        await expectOnly("files.permissions", at: "/var/lib/totpd", fixMentions: "chmod 700 \(host.root)/var/lib/totpd", in: host)
+    }
+
+    @Test func aRequiredAccountWithoutEnrollment() async throws {
+        let host = try DoctorTree()
+        let enrolled = TestDaemon.currentUser
+        let missing = "doctor-test-unenrolled"
+        try host.write(
+            "/etc/passwd",
+            "\(enrolled):x:\(getuid()):\(getgid())::/root:/bin/bash\n\(missing):x:4000:4000::/home/m:/bin/bash\nnologin:x:4001:4001::/:/usr/sbin/nologin\n")
+        try await TestDaemon.run { daemon in
+            _ = try await daemon.enroll(enrolled)
+            var doctor = Doctor(tree: host.tree, socketPath: daemon.configuration.socketPath)
+            doctor.daemonUID = geteuid()
+            let problems = await doctor.run().filter { $0.severity != .note }
+            #expect(problems.map(\.id) == ["enrollment.missing"], "\(problems)")
+            #expect(problems.first?.subject == "account \(missing)")
+            #expect(problems.first?.fix.contains("totpctl enroll \(missing)") == true)
+        }
+    }
+
+    @Test func anUnreachableDaemon() async throws {
+        let host = try DoctorTree()
+        let problems = await Doctor(tree: host.tree, socketPath: host.root + "/no-socket").run().filter { $0.severity != .note }
+        #expect(problems.map(\.id) == ["daemon.unreachable"])
+    }
+}
+
+/// pam_totpd's argument parser and doctor's copy of it must agree on every argument.
+@Suite struct ModuleArgumentAgreementTests {
+    /// The real parser, args.c, as the module runs it.
+    private func moduleAnswer(_ arguments: [String]) -> String? {
+        var parsed = totpd_args()
+        var error = [CChar](repeating: 0, count: 256)
+        let copies = arguments.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        let argv = copies.map { UnsafePointer($0) }
+        let result = argv.withUnsafeBufferPointer { totpd_args_parse(Int32(arguments.count), $0.baseAddress, &parsed, &error, error.count) }
+        return result == 0 ? nil : String(cString: error)
+    }
+
+    private static let single: [String] = {
+        var arguments = ["debug", "use_first_pass", "try_first_pass", "foo", "socket", "debug=1", "Debug", "use_first_pass=1", "", "=", "[x]"]
+        arguments += ["socket=/run/totpd/socket", "socket=", "socket=run/x", "socket=/" + String(repeating: "s", count: 101), "socket=/" + String(repeating: "s", count: 102)]
+        arguments += ["socket=/" + String(repeating: "s", count: 106), "socket=/" + String(repeating: "s", count: 107)]
+        arguments += ["timeout=", "timeout=0", "timeout=1", "timeout=60", "timeout=61", "timeout=061", "timeout=0060", "timeout=-1", "timeout= 5", "timeout=5s", "timeout=99999999999999"]
+        arguments += ["prompt=", "prompt=a", "prompt=Code: ", "prompt=\u{1B}[2J", "prompt=a\u{7F}", "prompt=Code à usage unique : "]
+        arguments += ["prompt=" + String(repeating: "p", count: 128), "prompt=" + String(repeating: "p", count: 129)]
+        arguments += ["unenrolled=deny", "unenrolled=allow", "unenrolled=enroll", "unenrolled=Allow", "unenrolled=", "unenrolled=register"]
+        return arguments
+    }()
+
+    @Test func everyArgumentAndEveryPairGetsTheModulesAnswer() {
+        var cases = Self.single.map { [$0] }
+        for first in Self.single { for second in Self.single { cases.append([first, second]) } }
+        for arguments in cases {
+            #expect(PAMModuleArguments.problem(in: arguments) == moduleAnswer(arguments), "\(arguments)")
+        }
+        // The list can fail: both accept and both refuse somewhere in it.
+        #expect(cases.contains { moduleAnswer($0) == nil } && cases.contains { moduleAnswer($0) != nil })
+    }
+
+    /// A new argument in args.c is a new name there; doctor must know it, or it would call it unknown.
+    @Test func theNamesAreArgsCsNames() throws {
+        let source = try String(
+            contentsOf: DoctorTree.repository.appendingPathComponent("Sources/pam_totpd/args.c"), encoding: .utf8)
+        let valued = source.matches(of: /value_of\(argument, "([a-z_]+)"\)/).map { String($0.1) + "=" }
+        let flags = source.matches(of: /strcmp\(argument, "([a-z_]+)"\)/).map { String($0.1) }
+        #expect(!valued.isEmpty && !flags.isEmpty)
+        #expect(Set(valued + flags) == Set(PAMModuleArguments.names))
+    }
+}

@@ -1,0 +1,123 @@
+"""The real `totpctl doctor` on trees built here: a clean one exits 0, each broken one exits 1 with
+the finding that names the file, the line and the fix; with --socket it asks the real daemon."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import _binary
+from test_pam_login import enroll
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+FIELDS = {"id", "severity", "subject", "location", "message", "fix"}
+SKIPPED_UNDER_ROOT = {"daemon.skipped", "clock.skipped", "enrollment.skipped"}
+
+
+def write(tree, path, text, mode=0o644):
+    target = tree / path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    target.chmod(mode)
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A host as installed: the shipped PAM and sshd files, Debian's common-auth, private state."""
+    tmp_path.chmod(0o755)
+    write(tmp_path, "/etc/totpd/totpd.conf", (REPOSITORY / "config/totpd.conf").read_text())
+    state = tmp_path / "var/lib/totpd"
+    state.mkdir(parents=True)
+    state.chmod(0o700)
+    write(tmp_path, "/var/lib/totpd/secret.key", "k" * 32, mode=0o600)
+    write(tmp_path, "/etc/pam.d/common-auth",
+          "auth [success=1 default=ignore] pam_unix.so nullok\nauth requisite pam_deny.so\nauth required pam_permit.so\n")
+    for name in ("common-account", "common-session", "common-session-noninteractive"):
+        write(tmp_path, "/etc/pam.d/" + name, "session required pam_permit.so\n")
+    for name in ("sudo", "sshd"):
+        write(tmp_path, "/etc/pam.d/" + name, (REPOSITORY / "config/pam.d" / name).read_text())
+    write(tmp_path, "/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\n")
+    write(tmp_path, "/etc/ssh/sshd_config.d/totpd.conf", (REPOSITORY / "config/sshd_config.d/totpd.conf").read_text())
+    write(tmp_path, "/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n")
+    write(tmp_path, "/etc/group", "root:x:0:\n")
+    return tmp_path
+
+
+def doctor(tree, *arguments):
+    environment = {k: v for k, v in os.environ.items() if k != "TOTPD_SOCKET"}
+    result = subprocess.run([_binary("TOTPCTL_BIN"), "doctor", "--root", str(tree), "--json", *arguments],
+                            capture_output=True, text=True, env=environment, timeout=60)
+    report = json.loads(result.stdout)
+    assert set(report) == {"root", "findings", "errors", "warnings", "notes"}, report
+    for finding in report["findings"]:
+        assert set(finding) == FIELDS, finding
+    return result.returncode, report
+
+
+def problems(report):
+    return [finding for finding in report["findings"] if finding["severity"] != "note"]
+
+
+def test_the_shipped_files_check_clean(tree):
+    status, report = doctor(tree)
+    assert status == 0, report
+    assert problems(report) == []
+    assert {finding["id"] for finding in report["findings"]} == SKIPPED_UNDER_ROOT
+    assert report["root"] == str(tree) and report["errors"] == report["warnings"] == 0
+
+
+def sufficient_password(tree):
+    write(tree, "/etc/pam.d/common-auth", "auth sufficient pam_unix.so\nauth requisite pam_deny.so\n")
+    return "pam.sufficient-before-code", "/etc/pam.d/common-auth:1", "requisite"
+
+
+def optional_password_before_enrollment(tree):
+    write(tree, "/etc/pam.d/sudo", "auth optional pam_unix.so\nauth required pam_totpd.so unenrolled=enroll\n")
+    return "pam.enroll-without-first-factor", "/etc/pam.d/sudo:2", "requisite"
+
+
+def unknown_argument(tree):
+    write(tree, "/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so socket=/run/totpd/socket nullok\n")
+    return "pam.module-argument", "/etc/pam.d/sudo:2", "socket= timeout="
+
+
+def sshd_without_pam(tree):
+    write(tree, "/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\n")
+    write(tree, "/etc/ssh/sshd_config.d/00-local.conf", "UsePAM no\n")
+    return "sshd.usepam", "/etc/ssh/sshd_config.d/00-local.conf:1", "UsePAM yes"
+
+
+def writable_configuration(tree):
+    (tree / "etc/totpd/totpd.conf").chmod(0o666)
+    return "config.unsafe", "/etc/totpd/totpd.conf", "chmod go-w " + str(tree / "etc/totpd/totpd.conf")
+
+
+def readable_key(tree):
+    (tree / "var/lib/totpd/secret.key").chmod(0o644)
+    return "files.permissions", "/var/lib/totpd/secret.key", "chmod 600 " + str(tree / "var/lib/totpd/secret.key")
+
+
+@pytest.mark.parametrize("breaking", [sufficient_password, optional_password_before_enrollment, unknown_argument,
+                                      sshd_without_pam, writable_configuration, readable_key])
+def test_each_broken_tree_exits_one_naming_place_and_fix(tree, breaking):
+    expected_id, location, fix = breaking(tree)
+    status, report = doctor(tree)
+    assert status == 1, report
+    found = problems(report)
+    assert [finding["id"] for finding in found] == [expected_id], found
+    assert found[0]["location"] == str(tree) + location
+    assert fix in found[0]["fix"], found[0]
+
+
+def test_a_required_account_without_enrollment_is_named_by_the_real_daemon(tree, tools, make_user):
+    enrolled, missing = make_user(), make_user()
+    enroll(tools, enrolled)
+    write(tree, "/etc/passwd", f"{enrolled}:x:4100:4100::/:/bin/bash\n{missing}:x:4101:4101::/:/bin/bash\n"
+                               "daemon:x:1:1::/:/usr/sbin/nologin\n")
+    status, report = doctor(tree, "--socket", tools.daemon.socket)
+    assert status == 1, report
+    found = problems(report)
+    assert [(finding["id"], finding["subject"]) for finding in found] == [("enrollment.missing", f"account {missing}")], found
+    assert f"totpctl enroll {missing}" in found[0]["fix"]
