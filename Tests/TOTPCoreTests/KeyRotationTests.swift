@@ -99,6 +99,30 @@ import Testing
         }
     }
 
+    /// `totpd --import-oath` is another process with its own keyring, and may run while the
+    /// daemon rotates: whenever its transaction falls, what it sealed opens with the final key.
+    @Test func anImportBesideARotationSealsWithTheKeyThatStays() async throws {
+        try await TestDaemon.run { daemon in
+            let secret = [UInt8](repeating: 5, count: 20)
+            let entries = { (prefix: String, count: Int) in
+                (0..<count).map { OATHUsersFile.Entry(user: "\(prefix)\($0)", secret: secret, parameters: .default, lastStep: nil) }
+            }
+            try await daemon.openStore().importEnrollments(
+                entries("before", 3000), now: daemon.clock.unixTime(), source: AuditSource(caller: .thisProcess))
+            for round in 0..<5 {
+                // Opened before the rotation starts, as an import process would be.
+                let importer = try await daemon.openStore()
+                async let rotated = daemon.client.send(.rotateKey)
+                try await Task.sleep(for: .milliseconds(round * 20))
+                try await importer.importEnrollments(
+                    entries("during\(round)-", 50), now: daemon.clock.unixTime(), source: AuditSource(caller: .thisProcess))
+                #expect(try await rotated.result == .ok)
+                let key = try PrivateFiles.loadKey(daemon.configuration.keyFilePath)
+                #expect(try Self.unopenable(databasePath: daemon.configuration.databasePath, key: key).isEmpty, "round \(round)")
+            }
+        }
+    }
+
     /// What kill -9 leaves midway: the new key durable as `.next`, some rows sealed with it and
     /// the rest with the old. The next start opens both and finishes the rotation.
     @Test func aRotationCutShortIsFinishedByTheNextStart() async throws {

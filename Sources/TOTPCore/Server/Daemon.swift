@@ -26,11 +26,6 @@ package enum Daemon {
                 metadata: ["user": "\(user)", "locked_for": "\(seconds.map { "\($0)s" } ?? "until unlock")"])
         }
         try await store.maintain(now: clock.unixTime(), force: true)
-        if keys.isRotating {
-            logger.warning("finishing a key rotation that was interrupted", metadata: ["key_file": "\(configuration.keyFilePath)"])
-            let rotation = try await store.rotateKey(now: clock.unixTime(), source: AuditSource(caller: .thisProcess))
-            logger.notice("store key rotated", metadata: ["key": "\(rotation.newKey)", "resealed": "\(rotation.resealed)"])
-        }
         if !SpaceReserve.keepsBlocksForRoot(configuration.stateDirectory) {
             logger.warning(
                 "the state directory's filesystem keeps no blocks for root: if users can write to it, they can fill it and make verifications fail",
@@ -58,6 +53,12 @@ package enum Daemon {
         let instanceLock = try InstanceLock.acquire(stateDirectory: configuration.stateDirectory)
         let metrics = DaemonMetrics(startTime: clock.unixTime())
         let (store, logLimiter) = try await openStore(configuration: configuration, clock: clock, logger: logger, metrics: metrics)
+        // Only the daemon, which holds the instance lock, finishes a rotation: an import may run beside it.
+        if store.sealer.keyring.isRotating {
+            logger.warning("finishing a key rotation that was interrupted", metadata: ["key_file": "\(configuration.keyFilePath)"])
+            let rotation = try await store.rotateKey(now: clock.unixTime(), source: AuditSource(caller: .thisProcess))
+            logger.notice("store key rotated", metadata: ["key": "\(rotation.newKey)", "resealed": "\(rotation.resealed)"])
+        }
         logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])
         let handler = RequestHandler(
             store: store, configuration: configuration, directory: directory ?? SystemAccountDirectory(pool: LookupPool()),

@@ -9,8 +9,13 @@ extension Store {
     /// commit; nothing is imported when any account already has an enrollment, active, pending or
     /// revoked, since replacing one is a decision for `totpctl enroll`, one account at a time.
     /// One audit row records the import and how many accounts it enrolled.
+    ///
+    /// An import runs in a process of its own while the daemon may serve, and may rotate the
+    /// key: the key files are read again inside the transaction, which the daemon's switch to
+    /// a new key cannot overlap, so the secrets are sealed with the key the rotation will keep.
     package func importEnrollments(_ entries: [OATHUsersFile.Entry], now: Int64, source: AuditSource) async throws {
         try await writer.write { [self] db in
+            try sealer.keyring.reload()
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO enrollment (user, state, sealed_secret, algorithm, digits, period, activated_at, last_step, drift)

@@ -42,6 +42,9 @@ package struct Store: Sendable {
         logLimiter: LogLimiter? = nil, lockoutObserver: @escaping LockoutObserver = { _, _ in }
     ) throws {
         var configuration = Configuration()
+        // `totpd --import-oath` writes from a process of its own while the daemon serves: each
+        // waits for the other's transaction instead of failing at once with SQLITE_BUSY.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             // Freed pages are zeroed, so a revoked secret's ciphertext does not linger in the file.
             try db.execute(sql: "PRAGMA secure_delete = ON")

@@ -31,7 +31,6 @@ package final class StoreKeyring: Sendable {
     /// Loads `path`, created on first start, and `path.next` if a rotation was interrupted.
     package init(path: String) throws(PrivateFiles.SetupError) {
         self.path = path
-        PrivateFiles.removeIfPresent(Self.temporaryPath(besides: path))
         let current = try PrivateFiles.loadOrCreateKey(path)
         let next = try PrivateFiles.loadKeyIfPresent(Self.nextPath(besides: path))
         keys = Mutex(next.map { Keys(sealing: $0, previous: current) } ?? Keys(sealing: current))
@@ -46,6 +45,15 @@ package final class StoreKeyring: Sendable {
     }
 
     func releaseRotation() { rotationRunning.withLock { $0 = false } }
+
+    /// Reads the key files again (a keyring kept in files only): for a process other than the
+    /// daemon, whose rotation may have begun or ended since this one loaded them.
+    func reload() throws(PrivateFiles.SetupError) {
+        guard let path else { return }
+        let current = try PrivateFiles.loadKey(path)
+        let next = try PrivateFiles.loadKeyIfPresent(Self.nextPath(besides: path))
+        keys.withLock { $0 = next.map { Keys(sealing: $0, previous: current) } ?? Keys(sealing: current) }
+    }
 
     package var isRotating: Bool { keys.withLock { $0.previous != nil } }
 
