@@ -85,9 +85,11 @@ package enum StoreBackup {
             let destination = try DatabaseQueue(path: restored)
             try openReadOnly(copy, what: "the backup").backup(to: destination)
             let window = Int64(configuration.window)
+            // The last step any code could have been accepted for by now: the window around now,
+            // moved by the drift the account's authenticator has.
             try destination.write { db in
                 try db.execute(
-                    sql: "UPDATE enrollment SET last_step = MAX(COALESCE(last_step, 0), ? / period + ?) WHERE state = 'active'",
+                    sql: "UPDATE enrollment SET last_step = MAX(COALESCE(last_step, 0), ? / period + MAX(drift, 0) + ?) WHERE state = 'active'",
                     arguments: [now, window])
             }
             try destination.close()
