@@ -158,4 +158,33 @@ import Testing
             #expect(left.isEmpty)
         }
     }
+
+    /// A store no daemon sealed anything in (made from the public schema) passes no key check,
+    /// and neither does one with a single secret under another key (a snapshot a rotation overtook).
+    @Test func aBackupEveryValueOfWhichDoesNotOpenWithTheKeyIsRefused() async throws {
+        let crafted = shared.path + "/crafted.sqlite"
+        let empty = try DatabaseQueue(path: crafted)
+        try StoreSchema.migrator.migrate(empty)
+        try await empty.write { db in
+            try db.execute(sql: "INSERT INTO enrollment (user, state, algorithm, digits, period) VALUES ('root', 'revoked', 'SHA1', 6, 30)")
+        }
+        try empty.close()
+        let mixed = shared.path + "/mixed.sqlite"
+        try await TestDaemon.run(configure: configure) { daemon in
+            _ = try await daemon.enroll(TestDaemon.currentUser)
+            _ = try StoreBackup.backup(configuration: daemon.configuration, to: mixed)
+        }
+        let other = try SecretSealer.seal([1, 2, 3], context: SecretSealer.context(TestDaemon.currentUser), key: SymmetricKey(size: .bits256))
+        try await DatabaseQueue(path: mixed).write { db in
+            try db.execute(sql: "UPDATE enrollment SET sealed_secret = ?", arguments: [other])
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: stateConfiguration.databasePath))
+        for file in [crafted, mixed] {
+            let error = #expect(throws: StoreBackup.Failure.self) {
+                try StoreBackup.restore(from: file, configuration: stateConfiguration, keyFile: nil, now: 1_700_000_000)
+            }
+            #expect(error?.description.contains("does not open") == true, "\(file)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: stateConfiguration.databasePath)) == before)
+    }
 }

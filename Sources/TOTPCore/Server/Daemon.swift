@@ -54,10 +54,16 @@ package enum Daemon {
         let metrics = DaemonMetrics(startTime: clock.unixTime())
         let (store, logLimiter) = try await openStore(configuration: configuration, clock: clock, logger: logger, metrics: metrics)
         // Only the daemon, which holds the instance lock, finishes a rotation: an import may run beside it.
+        // One row that opens with neither key must not take every login down: the daemon serves
+        // with both keys loaded and says what failed.
         if store.sealer.keyring.isRotating {
             logger.warning("finishing a key rotation that was interrupted", metadata: ["key_file": "\(configuration.keyFilePath)"])
-            let rotation = try await store.rotateKey(now: clock.unixTime(), source: AuditSource(caller: .thisProcess))
-            logger.notice("store key rotated", metadata: ["key": "\(rotation.newKey)", "resealed": "\(rotation.resealed)"])
+            do {
+                let rotation = try await store.rotateKey(now: clock.unixTime(), source: AuditSource(caller: .thisProcess))
+                logger.notice("store key rotated", metadata: ["key": "\(rotation.newKey)", "resealed": "\(rotation.resealed)"])
+            } catch {
+                logger.error("the interrupted key rotation could not be finished; serving with both keys", metadata: ["error": "\(error)"])
+            }
         }
         logger.notice("store ready", metadata: ["path": "\(configuration.databasePath)"])
         let handler = RequestHandler(

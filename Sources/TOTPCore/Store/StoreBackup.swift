@@ -49,7 +49,12 @@ package enum StoreBackup {
             // One self-contained file: no write-ahead log beside it.
             try destination.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = DELETE") }
             try destination.close()
-            let summary = try check(snapshot, opensWith: key)
+            let summary: Summary
+            do {
+                summary = try check(snapshot, opensWith: key)
+            } catch is Failure {
+                throw Failure(description: "the snapshot does not open with \(keyFile) alone (a key rotation ran meanwhile?); back up again")
+            }
             // link, unlike rename, refuses an existing name, and follows no symbolic link.
             guard link(snapshot, path) == 0 else {
                 throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))")
@@ -121,16 +126,19 @@ package enum StoreBackup {
             guard try db.tableExists("grdb_migrations"), try schema(db) == expectedSchema(db) else {
                 throw Failure(description: "\(path) is not a totpd store (its schema is not the one totpd makes)")
             }
+            // Every sealed value must open with the key: the recovery-code key (a store with none
+            // was never opened by a daemon, or was made by someone else), and each secret, so a
+            // snapshot that a rotation overtook, half under each key, is refused too.
             let keyring = StoreKeyring(key: key)
-            if let sealed = try Data.fetchOne(db, sql: "SELECT sealed FROM store_key WHERE name = ?", arguments: [Store.recoveryKeyName]) {
-                guard SecretSealer.open(sealed, context: Store.storeKeyContext(Store.recoveryKeyName), keys: [key]) != nil else {
+            guard try db.tableExists("store_key"),
+                let sealed = try Data.fetchOne(db, sql: "SELECT sealed FROM store_key WHERE name = ?", arguments: [Store.recoveryKeyName]),
+                SecretSealer.open(sealed, context: Store.storeKeyContext(Store.recoveryKeyName), keys: [key]) != nil
+            else { throw mismatch(path, keyring) }
+            for table in ["pending_enrollment", "enrollment"] {
+                for row in try Row.fetchAll(db, sql: "SELECT user, sealed_secret FROM \(table) WHERE sealed_secret IS NOT NULL")
+                where SecretSealer.open(row[1], context: SecretSealer.context(row[0]), keys: [key]) == nil {
                     throw mismatch(path, keyring)
                 }
-            } else if let row = try Row.fetchOne(
-                db, sql: "SELECT user, sealed_secret FROM enrollment WHERE sealed_secret IS NOT NULL LIMIT 1"),
-                SecretSealer.open(row[1], context: SecretSealer.context(row[0]), keys: [key]) == nil
-            {
-                throw mismatch(path, keyring)
             }
             return Summary(
                 activeAccounts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM enrollment WHERE state = 'active'") ?? 0,
