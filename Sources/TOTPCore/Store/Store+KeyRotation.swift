@@ -60,9 +60,6 @@ extension Store {
                 + "the store was sealed with; put back the key file that belongs with this store (totpctl restore --key FILE)")
     }
 
-    /// The identifier of the key new secrets are sealed with.
-    package var keyIdentifier: String { sealer.keyring.identifier }
-
     /// Seals every secret, pending secret and store key again under a new key while requests
     /// go on, then makes the new key the key file's. A rotation a crash interrupted is finished
     /// by the next start (`Daemon.openStore`): until then both keys are loaded and every
@@ -71,7 +68,7 @@ extension Store {
         let keyring = sealer.keyring
         guard keyring.claimRotation() else { throw RotationBusy() }
         defer { keyring.releaseRotation() }
-        let previousKey = keyring.isRotating ? Self.identifier(of: keyring.openingKeys[1]) : keyring.identifier
+        let previousKey = keyring.isRotating ? StoreKeyring.identifier(of: keyring.openingKeys[1]) : keyring.identifier
         // In the writer's order: every transaction before this one sealed with the old key, and
         // every one after seals with the new, so one pass over the rows finds all the old ones.
         try await write(for: source.caller) { _ in try keyring.beginRotation() }
@@ -106,8 +103,6 @@ extension Store {
         await checkpointRemovingOldPages(for: source.caller, now: now)
         return rotation
     }
-
-    private static func identifier(of key: SymmetricKey) -> String { StoreKeyring.identifier(of: key) }
 
     /// One batch of `table`'s rows after `after`, sealed again where they are not sealed with
     /// the new key: how many were, and the last key of the batch (nil: the table is done).

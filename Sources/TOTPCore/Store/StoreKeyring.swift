@@ -31,9 +31,13 @@ package final class StoreKeyring: Sendable {
     /// Loads `path`, created on first start, and `path.next` if a rotation was interrupted.
     package init(path: String) throws(PrivateFiles.SetupError) {
         self.path = path
-        let current = try PrivateFiles.loadOrCreateKey(path)
-        let next = try PrivateFiles.loadKeyIfPresent(Self.nextPath(besides: path))
-        keys = Mutex(next.map { Keys(sealing: $0, previous: current) } ?? Keys(sealing: current))
+        keys = Mutex(try Self.keys(current: PrivateFiles.loadOrCreateKey(path), path: path))
+    }
+
+    /// The key file's key, and the new one beside it while a rotation runs.
+    private static func keys(current: SymmetricKey, path: String) throws(PrivateFiles.SetupError) -> Keys {
+        let next = try PrivateFiles.loadKeyIfPresent(nextPath(besides: path))
+        return next.map { Keys(sealing: $0, previous: current) } ?? Keys(sealing: current)
     }
 
     /// Claims the right to rotate; false while another rotation runs.
@@ -50,9 +54,8 @@ package final class StoreKeyring: Sendable {
     /// daemon, whose rotation may have begun or ended since this one loaded them.
     func reload() throws(PrivateFiles.SetupError) {
         guard let path else { return }
-        let current = try PrivateFiles.loadKey(path)
-        let next = try PrivateFiles.loadKeyIfPresent(Self.nextPath(besides: path))
-        keys.withLock { $0 = next.map { Keys(sealing: $0, previous: current) } ?? Keys(sealing: current) }
+        let loaded = try Self.keys(current: PrivateFiles.loadKey(path), path: path)
+        keys.withLock { $0 = loaded }
     }
 
     package var isRotating: Bool { keys.withLock { $0.previous != nil } }

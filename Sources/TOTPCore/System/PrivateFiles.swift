@@ -97,7 +97,7 @@ package enum PrivateFiles {
     /// `key` in `path`, on disk before this returns: written to `temporary`, synced, renamed,
     /// and the directory synced, so a crash leaves either the old `path` or the whole key.
     package static func storeKeyDurably(_ key: SymmetricKey, at path: String, writingFirst temporary: String) throws(SetupError) {
-        removeIfPresent(temporary)
+        unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SetupError(description: "cannot create key file \(temporary): \(errorText())") }
         try writeKey(key, to: fd, path: temporary)
@@ -114,10 +114,6 @@ package enum PrivateFiles {
         guard directory >= 0, fsync(directory) == 0 else {
             throw SetupError(description: "cannot sync the directory of \(path): \(errorText())")
         }
-    }
-
-    package static func removeIfPresent(_ path: String) {
-        unlink(path)
     }
 
     /// Writes, syncs and closes; on failure the file is removed.
