@@ -18,8 +18,8 @@ extension Store {
         package var newKey: String
     }
 
-    /// Rows re-sealed per transaction: small enough that verifications queued behind one wait
-    /// about a millisecond, so a rotation costs no login any downtime.
+    /// Rows re-sealed per transaction: small, so that verifications queued behind one wait for
+    /// 64 AES-GCM operations and one commit, and a rotation costs logins no downtime.
     static let rotationBatch = 64
 
     static let recoveryKeyName = "recovery"
