@@ -14,7 +14,7 @@ SWIFT      ?= swift
 PYTHON     ?= /usr/bin/python3
 BUILD      := build
 
-DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev libssl-dev pamtester oathtool python3-pytest passwd util-linux mount binutils sqlite3 systemd sudo valgrind openssh-server openssh-client python3-paramiko zbar-tools python3-pil python3-pexpect groff-base dpkg-dev lintian
+DEBIAN_PACKAGES := libpam0g-dev libqrencode-dev libsqlite3-dev libssl-dev pamtester oathtool python3-pytest passwd util-linux mount binutils sqlite3 systemd sudo valgrind openssh-server openssh-client python3-paramiko zbar-tools python3-pil python3-pexpect groff-base dpkg-dev lintian systemd-container debootstrap
 
 PAM_SOURCES := $(wildcard Sources/pam_totpd/*.c) $(wildcard Sources/pam_totpd/include/*.h)
 PAM_CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -fvisibility=hidden -D_FORTIFY_SOURCE=2 \

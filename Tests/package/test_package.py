@@ -26,19 +26,6 @@ STATE = Path("/var/lib/totpd")
 ADMIN_EDIT = "# an admin's edit, which an upgrade keeps\n"
 
 
-@pytest.fixture(scope="module")
-def packages():
-    """Two builds of this tree, the second a higher version: (first, second)."""
-    return build("0.0.1+test1"), build("0.0.1+test2")
-
-
-def build(version):
-    done = subprocess.run([str(ROOT / "packaging/build-deb.sh")], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, DEB_VERSION=version))
-    assert done.returncode == 0, done.stderr
-    return ROOT / done.stdout.strip()
-
-
 def dpkg(*arguments):
     done = subprocess.run(["dpkg", *arguments], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
