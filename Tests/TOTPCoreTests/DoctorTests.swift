@@ -216,7 +216,10 @@ private final class DoctorTree {
         let missing = "doctor-test-unenrolled"
         try host.write(
             "/etc/passwd",
-            "\(enrolled):x:\(getuid()):\(getgid())::/root:/bin/bash\n\(missing):x:4000:4000::/home/m:/bin/bash\nnologin:x:4001:4001::/:/usr/sbin/nologin\n")
+            "\(enrolled):x:\(getuid()):\(getgid())::/root:/bin/bash\n\(missing):x:4000:4000::/home/m:/bin/bash\nnologin:x:4001:4001::/:/usr/sbin/nologin\n"
+                + "sync:x:4:65534:sync:/bin:/bin/sync\n")
+        // Debian's sync account has a shell that is not one of /etc/shells: it cannot log in.
+        try host.write("/etc/shells", "# /etc/shells: valid login shells\n/bin/sh\n/bin/bash\n")
         try await TestDaemon.run { daemon in
             _ = try await daemon.enroll(enrolled)
             var doctor = Doctor(tree: host.tree, socketPath: daemon.configuration.socketPath)
@@ -226,6 +229,43 @@ private final class DoctorTree {
             #expect(problems.first?.subject == "account \(missing)")
             #expect(problems.first?.fix.contains("totpctl enroll \(missing)") == true)
         }
+    }
+
+    /// The daemon's release comes from its own answer. A pid file in the tree names no process
+    /// doctor may trust: a user's process can hold a stale pid, and doctor once ran its program.
+    @Test func theDaemonsReleaseComesFromItsAnswerNotFromAPidFile() async throws {
+        let host = try DoctorTree()
+        let stranger = Process()
+        stranger.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        stranger.arguments = ["60"]
+        try stranger.run()
+        defer { stranger.terminate() }
+        try host.write("/var/lib/totpd/totpd.lock", "\(stranger.processIdentifier)\n", mode: 0o600)
+        try await TestDaemon.run { daemon in
+            var doctor = Doctor(tree: host.tree, socketPath: daemon.configuration.socketPath)
+            doctor.daemonUID = geteuid()
+            let daemonFindings = await doctor.run().filter { $0.id.hasPrefix("daemon.") }
+            #expect(daemonFindings.map(\.id) == [], "\(daemonFindings)")
+        }
+    }
+
+    /// Under --root a link that leads out of the tree is not read: the host's file is not the
+    /// tree's, and its lines must not reach the report.
+    @Test func aLinkOutOfTheTreeIsNotRead() async throws {
+        let host = try DoctorTree()
+        let outside = try TemporaryDirectory()
+        let secret = outside.path + "/sudo"
+        try "auth required pam_totpd.so\nauth reqXuired pam_unix.so OUTSIDE-THE-TREE\n".write(toFile: secret, atomically: false, encoding: .utf8)
+        unlink(host.root + "/etc/pam.d/sudo")
+        symlink(secret, host.root + "/etc/pam.d/sudo")
+        let findings = await host.findings()
+        #expect(!findings.contains { "\($0.message) \($0.fix)".contains("OUTSIDE-THE-TREE") }, "\(findings)")
+        // Inside the tree, a link is read as usual.
+        try host.write("/etc/pam.d/sudo.real", "auth required pam_totpd.so\nauth reqXuired pam_unix.so INSIDE-THE-TREE\n")
+        unlink(host.root + "/etc/pam.d/sudo")
+        symlink(host.root + "/etc/pam.d/sudo.real", host.root + "/etc/pam.d/sudo")
+        let inside = await host.findings()
+        #expect(inside.contains { $0.message.contains("INSIDE-THE-TREE") }, "\(inside)")
     }
 
     @Test func anUnreachableDaemon() async throws {

@@ -5,6 +5,7 @@ parts (used steps across a restore) are in Tests/TOTPCoreTests/BackupTests.swift
 
 import base64
 import os
+import pwd
 import random
 import secrets
 import signal
@@ -216,5 +217,33 @@ def test_only_root_rotates_and_only_admins_read_metrics(workdir, make_user):
         assert written.returncode == 0 and "totpd_build_info" in textfile.read_text()
         rotated = tools.totpctl("rotate-key")
         assert rotated.returncode == 0 and "Rotated the store key" in rotated.stdout, rotated.stderr
+    finally:
+        daemon.stop()
+
+
+def test_metrics_output_follows_no_directory_a_user_can_redirect(workdir, make_user):
+    """A textfile directory may be a service account's, but nothing leading to it: its owner
+    could link it to any directory of root's (review of round 19)."""
+    daemon = Daemon(workdir)
+    daemon.start()
+    try:
+        tools = Tools(workdir, daemon)
+        user = make_user()
+        owned = workdir / "owned"
+        owned.mkdir()
+        os.chown(owned, pwd.getpwnam(user).pw_uid, -1)
+        victim = workdir / "victim"
+        victim.mkdir(mode=0o700)
+        (victim / "totpd.prom").write_text("root's own file\n")
+        (owned / "collector").symlink_to(victim)
+        refused = tools.totpctl("metrics", "--output", str(owned / "collector/totpd.prom"))
+        assert refused.returncode != 0 and "must be root's" in refused.stderr, refused.stderr
+        assert (victim / "totpd.prom").read_text() == "root's own file\n" and os.listdir(victim) == ["totpd.prom"]
+
+        # The collector's directory itself may be the user's: the file is made in it, never followed.
+        written = tools.totpctl("metrics", "--output", str(owned / "totpd.prom"))
+        assert written.returncode == 0, written.stderr
+        info = os.lstat(owned / "totpd.prom")
+        assert stat.S_ISREG(info.st_mode) and info.st_uid == 0 and stat.S_IMODE(info.st_mode) == 0o644
     finally:
         daemon.stop()

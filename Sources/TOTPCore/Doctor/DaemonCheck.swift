@@ -1,15 +1,14 @@
 import Foundation
 
 /// Whether the daemon answers on its socket, and whether it runs the release installed: a
-/// daemon started before an upgrade keeps running the old binary until it is restarted.
+/// daemon started before an upgrade keeps running the old binary until it is restarted. The
+/// daemon says both itself, in its metrics; doctor runs nothing and reads no pid from a file,
+/// since neither could be tied to the daemon it asked (a user's process can take a stale pid).
 package struct DaemonCheck {
     let client: DaemonClient
-    /// Where InstanceLock wrote the daemon's pid.
-    let stateDirectory: String
 
-    package init(client: DaemonClient, stateDirectory: String) {
+    package init(client: DaemonClient) {
         self.client = client
-        self.stateDirectory = stateDirectory
     }
 
     package func run() async -> [DoctorFinding] {
@@ -32,40 +31,40 @@ package struct DaemonCheck {
                     fix: "install totpd, totpctl and pam_totpd.so of one release, then systemctl restart totpd.service")
             ]
         }
-        return binaryFindings(subject)
+        return await releaseFindings(subject)
     }
 
-    private func binaryFindings(_ subject: String) -> [DoctorFinding] {
-        let lock = stateDirectory + "/totpd.lock"
-        guard let text = try? String(contentsOfFile: lock, encoding: .utf8),
-            let pid = text.split(separator: "\n").first.flatMap({ Int32($0) }),
-            let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+    private func releaseFindings(_ subject: String) async -> [DoctorFinding] {
+        guard let answer = try? await client.send(.metrics), answer.result == .ok,
+            let text = answer.string(.metrics), let version = Self.sample(#"totpd_build_info{version=""#, in: text)
         else {
             return [
                 .skipped(
-                    "daemon.version-unknown", subject: subject,
-                    because: "the daemon's process cannot be found from \(lock) (doctor reads it and /proc/PID/exe as root)",
+                    "daemon.version-unknown", subject: subject, because: "the daemon tells its release only to root and admin_group (its metrics)",
                     fix: "run totpctl doctor as root")
             ]
         }
         let restart = "systemctl restart totpd.service"
-        if executable.hasSuffix(" (deleted)") {
+        if Self.sample("totpd_binary_replaced ", in: text) == "1" {
             return [
                 DoctorFinding(
                     id: "daemon.binary-replaced", severity: .warning, subject: subject,
-                    message: "totpd (pid \(pid)) still runs \(executable): the binary was replaced since it started, so an upgrade is not in effect",
+                    message: "totpd \(version) still runs a binary that was replaced since it started, so an upgrade is not in effect",
                     fix: restart)
             ]
         }
-        // The running binary's own --version: /proc/PID/exe is the file the process runs.
-        guard let answer = HostCommand.run("/proc/\(pid)/exe", ["--version"]), answer.status == 0 else { return [] }
-        let version = answer.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard version != TOTPVersion.current else { return [] }
+        guard version != TOTPVersion.release else { return [] }
         return [
             DoctorFinding(
                 id: "daemon.version", severity: .warning, subject: subject,
-                message: "the daemon is totpd \(version), totpctl is \(TOTPVersion.current)",
+                message: "the daemon is totpd \(version), totpctl is \(TOTPVersion.release)",
                 fix: "install totpd and totpctl of one release, then \(restart)")
         ]
+    }
+
+    /// What follows `prefix` on its line of the exposition, up to a quote or the line's end.
+    private static func sample(_ prefix: String, in text: String) -> String? {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+        return String(line.dropFirst(prefix.count).prefix { $0 != "\"" })
     }
 }

@@ -27,7 +27,7 @@ package struct Doctor {
         var enrolled: Set<String>?
         if checksDaemon {
             let daemon = DaemonClient.preferringRootSocket(besides: socketPath ?? configuration.socketPath, serverUID: daemonUID)
-            let daemonFindings = await DaemonCheck(client: daemon, stateDirectory: tree.path(configuration.stateDirectory)).run()
+            let daemonFindings = await DaemonCheck(client: daemon).run()
             findings += daemonFindings
             if !daemonFindings.contains(where: { $0.severity == .error }) { enrolled = await activeEnrollments(daemon) }
         } else {

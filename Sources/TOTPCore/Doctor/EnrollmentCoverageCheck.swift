@@ -1,3 +1,5 @@
+import Foundation
+
 /// Accounts the policy says must give a code but that have no active enrollment: their logins
 /// are refused (or, with unenrolled=enroll, set up at the first one).
 package struct EnrollmentCoverageCheck {
@@ -28,8 +30,9 @@ package struct EnrollmentCoverageCheck {
             groups[fields[0]] = (fields[2], Set(fields[3].split(separator: ",").map(String.init)))
         }
         let named = Set(policy.required.filter { $0 != "*" && !$0.hasPrefix("%") })
+        let shells = tree.contents(of: "/etc/shells").map(Self.loginShells)
         var findings: [DoctorFinding] = []
-        for account in accounts where Self.canLogIn(account.shell) || named.contains(account.name) {
+        for account in accounts where Self.canLogIn(account.shell, shells: shells) || named.contains(account.name) {
             guard !enrolled.contains(account.name) else { continue }
             // The group lookups here read the tree's files and cannot fail.
             let required = await (try? policy.requiresCode(user: account.name) { group in
@@ -46,9 +49,15 @@ package struct EnrollmentCoverageCheck {
         return findings
     }
 
-    /// A shell that lets the account log in: not nologin or false.
-    private static func canLogIn(_ shell: String) -> Bool {
-        !shell.isEmpty && !shell.hasSuffix("/nologin") && !shell.hasSuffix("/false")
+    /// A shell that lets the account log in: one of /etc/shells where the tree has that list
+    /// (Debian's `sync`, whose shell is /bin/sync, is not), else anything but nologin and false.
+    private static func canLogIn(_ shell: String, shells: Set<String>?) -> Bool {
+        if let shells { return shells.contains(shell) }
+        return !shell.isEmpty && !shell.hasSuffix("/nologin") && !shell.hasSuffix("/false")
+    }
+
+    private static func loginShells(_ text: String) -> Set<String> {
+        Set(text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("/") })
     }
 
     /// The colon-separated records of a passwd or group file.

@@ -18,9 +18,24 @@ package struct HostTree: Sendable, Equatable {
         isLiveSystem ? hostPath : root + (hostPath.hasPrefix("/") ? hostPath : "/" + hostPath)
     }
 
-    /// A file's text, or nil when it cannot be read.
+    /// A file's text, or nil when it cannot be read. Under --root, a file that symbolic links
+    /// lead out of the tree counts as unreadable: the host's file is not the tree's, and it may
+    /// be one the report should not show.
     package func contents(of hostPath: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: path(hostPath)) else { return nil }
+        var file = path(hostPath)
+        if !isLiveSystem {
+            guard let resolved = Self.resolved(file), let top = Self.resolved(root),
+                resolved == top || resolved.hasPrefix(top == "/" ? "/" : top + "/")
+            else { return nil }
+            file = resolved
+        }
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func resolved(_ path: String) -> String? {
+        guard let real = realpath(path, nil) else { return nil }
+        defer { free(real) }
+        return String(cString: real)
     }
 }

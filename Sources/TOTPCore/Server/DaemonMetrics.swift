@@ -1,5 +1,9 @@
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Counts what the daemon answered since it started, for `totpctl metrics` in Prometheus's
 /// text format. The daemon has no network on purpose, so the figures leave only through its
 /// socket, to root and the admin group; node_exporter's textfile collector takes them from there.
@@ -47,6 +51,15 @@ package final class DaemonMetrics: Sendable {
         counts.withLock { $0.lockouts += 1 }
     }
 
+    /// Whether /proc/self/exe names a file that is gone: the kernel marks it " (deleted)" once the
+    /// path is removed or renamed over, as dpkg does on an upgrade.
+    static var runsReplacedBinary: Bool {
+        var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &path, path.count - 1)
+        guard length > 0 else { return false }
+        return String(decoding: path[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasSuffix(" (deleted)")
+    }
+
     /// The exposition text: counters since start, the verification histogram, and the store's figures.
     package func exposition(accounts: Accounts) -> String {
         let counts = counts.withLock { $0 }
@@ -59,6 +72,9 @@ package final class DaemonMetrics: Sendable {
             "build_info", "gauge", "The daemon's release and protocol version.",
             [("{version=\"\(TOTPVersion.release)\",protocol=\"\(WireProtocol.version)\"}", "1")])
         metric("start_time_seconds", "gauge", "When the daemon started, in seconds since the epoch.", [("", "\(startTime)")])
+        metric(
+            "binary_replaced", "gauge", "1 when the file the daemon runs was replaced since it started: an upgrade waits for a restart.",
+            [("", Self.runsReplacedBinary ? "1" : "0")])
         var answers: [(String, String)] = []
         for operation in Operation.allCases {
             for result in ResultCode.allCases {

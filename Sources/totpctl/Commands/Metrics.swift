@@ -25,6 +25,10 @@ struct Metrics: AsyncParsableCommand {
             print(text, terminator: "")
             return
         }
+        // The output's own directory may be a service account's (node_exporter's textfile
+        // directory): nothing in it is followed. What leads to it must be root's, or its owner
+        // could point it at any directory.
+        try TrustedPath.checkDirectories(above: try TrustedPath.parent(of: output), what: "directory above the output")
         // A new file of a name no one could have prepared (mkstemp: O_EXCL), then renamed over
         // the old one, so a reader never sees half a file and no symbolic link is followed.
         var template = Array("\(output).XXXXXX".utf8CString)
