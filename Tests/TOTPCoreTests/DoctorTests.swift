@@ -204,6 +204,12 @@ private final class DoctorTree {
         await expectOnly("files.permissions", at: "/var/lib/totpd/secret.key", fixMentions: "chmod 600 \(host.root)/var/lib/totpd/secret.key", in: host)
     }
 
+    @Test func aKeyRotationCutShort() async throws {
+        let host = try DoctorTree()
+        try host.write("/var/lib/totpd/secret.key.next", String(repeating: "n", count: 32), mode: 0o600)
+        await expectOnly("files.rotation-unfinished", at: "/var/lib/totpd/secret.key.next", fixMentions: "systemctl restart totpd.service", in: host)
+    }
+
     @Test func aStateDirectoryOthersCanList() async throws {
         let host = try DoctorTree()
         chmod(host.root + "/var/lib/totpd", 0o755)

@@ -37,6 +37,15 @@ package struct FilesCheck {
                     message: "the store exists but its key file \(key) does not: the daemon would make a new key that cannot read the secrets",
                     fix: "restore \(key) from the backup made with the store"))
         }
+        let nextKey = StoreKeyring.nextPath(besides: key)
+        if exists(nextKey) {
+            findings += check("key file", nextKey, kind: S_IFREG, mode: "600")
+            findings.append(
+                DoctorFinding(
+                    id: "files.rotation-unfinished", severity: .warning, subject: nextKey, location: nextKey,
+                    message: "a key rotation is running or was cut short: until it ends, secrets are sealed under both keys and both files are needed",
+                    fix: "wait for totpctl rotate-key to finish; if none runs, systemctl restart totpd.service (the daemon finishes the rotation at start, or logs why not: journalctl -u totpd)"))
+        }
         findings += socketFindings(socketPath, isPublic: true)
         findings += socketFindings(DaemonConfiguration.rootSocketPath(besides: socketPath), isPublic: false)
         return findings
