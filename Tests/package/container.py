@@ -82,17 +82,18 @@ class Container:
                 except FileNotFoundError:
                     continue
                 nspids = next(line for line in status.splitlines() if line.startswith("NSpid:")).split()
-                if len(nspids) > 2 and nspids[-1] == "1":
+                # Pid 1 is nspawn's own child until it execs systemd.
+                if len(nspids) > 2 and nspids[-1] == "1" and Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
                     return pid
             time.sleep(0.1)
         raise AssertionError("the container's init did not start")
 
     def _wait_for_boot(self):
-        """systemd's state once the boot is over; systemctl answers nothing until PID 1 listens."""
+        """systemd's state once the boot is over; until PID 1 listens, systemctl answers nothing or "offline"."""
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             state = self.run("systemctl", "is-system-running", "--wait", check=False).stdout.strip()
-            if state:
+            if state not in ("", "offline"):
                 return state
             time.sleep(0.2)
         return "not answering"
