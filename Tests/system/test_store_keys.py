@@ -179,6 +179,7 @@ def test_kill_9_during_a_rotation_leaves_every_secret_readable(workdir):
                 assert verify(daemon, name, totp(keys[name])) == "OK", (cycle, name)
         finally:
             daemon.stop()
+    print(f"{interrupted} of {KILL_CYCLES} kills landed in the middle of a rotation")
     assert interrupted >= 1, "no kill landed in the middle of a rotation"
     assert daemon.logged().count("finishing a key rotation that was interrupted") == interrupted
 
