@@ -77,12 +77,15 @@ import Testing
 
     @Test func silentClientIsDisconnectedAndOthersAreServed() async throws {
         try await TestDaemon.run(configure: { $0.requestTimeoutMilliseconds = 300 }) { daemon in
+            // Half a frame, then silence: the daemon must hang up on its own, long before this
+            // client would give up (the margin leaves room for a loaded machine).
+            var patient = daemon.client
+            patient.timeout = .seconds(120)
             let started = ContinuousClock.now
-            // Half a frame, then silence: the daemon must hang up on its own.
             await #expect(throws: (any Error).self) {
-                _ = try await daemon.client.exchange(rawFrame: ByteBuffer(bytes: [0, 0, 0, 10, 1]), prefixLength: false)
+                _ = try await patient.exchange(rawFrame: ByteBuffer(bytes: [0, 0, 0, 10, 1]), prefixLength: false)
             }
-            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(ContinuousClock.now - started < .seconds(60))
             let status = try await daemon.client.send(.status(user: user))
             #expect(status.result == .ok)
         }
