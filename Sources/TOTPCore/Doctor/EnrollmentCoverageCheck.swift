@@ -16,13 +16,14 @@ package struct EnrollmentCoverageCheck {
 
     private struct Account {
         var name: String
+        var uid: String
         var gid: String
         var shell: String
     }
 
     package func run() async -> [DoctorFinding] {
         let accounts = Self.records(tree.contents(of: "/etc/passwd")).compactMap { fields in
-            fields.count >= 7 ? Account(name: fields[0], gid: fields[3], shell: fields[6]) : nil
+            fields.count >= 7 ? Account(name: fields[0], uid: fields[2], gid: fields[3], shell: fields[6]) : nil
         }
         // Group name → (gid, members), for `%group` entries of the policy.
         var groups: [String: (gid: String, members: Set<String>)] = [:]
@@ -44,7 +45,8 @@ package struct EnrollmentCoverageCheck {
                     id: "enrollment.missing", severity: .warning, subject: "account \(account.name)",
                     message: "\(account.name) must give a code (second_factor.required) but has no active enrollment: "
                         + "logins that ask for a code refuse them, or set it up at the first one where unenrolled=enroll",
-                    fix: "totpctl enroll \(account.name) (as \(account.name), or as root for them), or list them in second_factor.exempt"))
+                    fix: "totpctl enroll \(account.name) (\(account.uid == "0" ? "as root" : "as \(account.name), or as root for them")), "
+                        + "or list them in second_factor.exempt"))
         }
         return findings
     }
