@@ -225,7 +225,8 @@ private final class DoctorTree {
             "\(enrolled):x:\(getuid()):\(getgid())::/root:/bin/bash\n\(missing):x:4000:4000::/home/m:/bin/bash\nnologin:x:4001:4001::/:/usr/sbin/nologin\n"
                 + "sync:x:4:65534:sync:/bin:/bin/sync\ntoor:x:0:0::/root:/bin/bash\n")
         // Debian's sync account has a shell that is not one of /etc/shells: it cannot log in.
-        try host.write("/etc/shells", "# /etc/shells: valid login shells\n/bin/sh\n/bin/bash\n")
+        // Read as glibc does: a comment after the path does not hide the shell.
+        try host.write("/etc/shells", "# /etc/shells: valid login shells\n/bin/sh\n/bin/bash\t# the usual one\n")
         try await TestDaemon.run { daemon in
             _ = try await daemon.enroll(enrolled)
             var doctor = Doctor(tree: host.tree, socketPath: daemon.configuration.socketPath)
@@ -257,23 +258,74 @@ private final class DoctorTree {
         }
     }
 
-    /// Under --root a link that leads out of the tree is not read: the host's file is not the
-    /// tree's, and its lines must not reach the report.
-    @Test func aLinkOutOfTheTreeIsNotRead() async throws {
+    /// Under --root the tree is read as a chroot sees it: a link that leads out of it names the
+    /// tree's own file, so a host file's lines never reach the report, and an image's absolute
+    /// links work as they do inside the image.
+    @Test func aTreeIsReadAsAChrootSeesIt() async throws {
         let host = try DoctorTree()
         let outside = try TemporaryDirectory()
-        let secret = outside.path + "/sudo"
-        try "auth required pam_totpd.so\nauth reqXuired pam_unix.so OUTSIDE-THE-TREE\n".write(toFile: secret, atomically: false, encoding: .utf8)
-        unlink(host.root + "/etc/pam.d/sudo")
-        symlink(secret, host.root + "/etc/pam.d/sudo")
-        let findings = await host.findings()
-        #expect(!findings.contains { "\($0.message) \($0.fix)".contains("OUTSIDE-THE-TREE") }, "\(findings)")
-        // Inside the tree, a link is read as usual.
-        try host.write("/etc/pam.d/sudo.real", "auth required pam_totpd.so\nauth reqXuired pam_unix.so INSIDE-THE-TREE\n")
-        unlink(host.root + "/etc/pam.d/sudo")
-        symlink(host.root + "/etc/pam.d/sudo.real", host.root + "/etc/pam.d/sudo")
-        let inside = await host.findings()
-        #expect(inside.contains { $0.message.contains("INSIDE-THE-TREE") }, "\(inside)")
+        try "auth required pam_totpd.so\nauth reqXuired pam_unix.so OUTSIDE-THE-TREE\n".write(toFile: outside.path + "/sudo", atomically: false, encoding: .utf8)
+        let climbing = String(repeating: "../", count: 12) + String(outside.path.dropFirst()) + "/sudo"
+        for target in [outside.path + "/sudo", climbing] {
+            unlink(host.root + "/etc/pam.d/sudo")
+            symlink(target, host.root + "/etc/pam.d/sudo")
+            let findings = await host.findings()
+            #expect(!findings.contains { "\($0.message) \($0.fix)".contains("OUTSIDE-THE-TREE") }, "\(findings)")
+        }
+        // Not in /etc/pam.d, where it would be a service of its own whether the link is read or not.
+        try host.write("/usr/share/totpd-test/sudo", "auth required pam_totpd.so\nauth reqXuired pam_unix.so INSIDE-THE-TREE\n")
+        for target in ["/usr/share/totpd-test/sudo", "../../usr/share/totpd-test/sudo"] {
+            unlink(host.root + "/etc/pam.d/sudo")
+            symlink(target, host.root + "/etc/pam.d/sudo")
+            let inside = await host.findings()
+            #expect(inside.contains { $0.message.contains("INSIDE-THE-TREE") }, "\(target): \(inside)")
+        }
+    }
+
+    /// The tree is the directory doctor opened at the start: its path turned into a link to
+    /// somewhere else while doctor runs does not move the tree there.
+    @Test func theTreeStaysTheDirectoryOpenedFirst() throws {
+        let host = try DoctorTree()
+        let tree = host.tree
+        let elsewhere = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: elsewhere.path + "/etc", withIntermediateDirectories: true)
+        try "ELSEWHERE\n".write(toFile: elsewhere.path + "/etc/passwd", atomically: false, encoding: .utf8)
+        #expect(rename(host.root, host.root + ".moved") == 0)
+        #expect(symlink(elsewhere.path, host.root) == 0)
+        defer {
+            unlink(host.root)
+            rename(host.root + ".moved", host.root)
+        }
+        #expect(tree.contents(of: "/etc/passwd")?.hasPrefix("root:x:0:0:") == true)
+    }
+
+    /// What a run reads is bounded: a file too large, includes that multiply, sshd Includes of
+    /// the same file and globs through links to their own directory end in findings, not in
+    /// a root-run check that takes minutes and gigabytes.
+    @Test(.timeLimit(.minutes(1))) func treesThatWouldNeverEndAreCutShort() async throws {
+        let large = try DoctorTree()
+        try large.write("/etc/pam.d/sudo", "auth required pam_totpd.so\n@include large\n")
+        try large.write("/etc/pam.d/large", "")
+        #expect(truncate(large.root + "/etc/pam.d/large", off_t(HostTree.maxFileSize + 1)) == 0)
+        let tooLarge = await large.problems()
+        #expect(tooLarge.map(\.id) == ["pam.unreadable"], "\(tooLarge)")
+        #expect(tooLarge.first?.message.contains("is larger than 4 MiB") == true, "\(tooLarge)")
+
+        let repeating = try DoctorTree()
+        try repeating.write("/etc/pam.d/sudo", "auth required pam_totpd.so\n" + String(repeating: "@include sudo\n", count: 3))
+        let repeated = await repeating.problems()
+        #expect(repeated.map(\.id).contains("pam.stack-too-large"), "\(repeated.map(\.id))")
+
+        let sshd = try DoctorTree()
+        try sshd.write("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config /etc/ssh/sshd_config /etc/ssh/sshd_config\n")
+        #expect(await sshd.problems().map(\.id).contains("sshd.include-limit"))
+
+        let globbing = try DoctorTree()
+        try FileManager.default.createDirectory(atPath: globbing.root + "/etc/ssh/g", withIntermediateDirectories: true)
+        for index in 1...30 { symlink(".", globbing.root + "/etc/ssh/g/l\(index)") }
+        try globbing.write("/etc/ssh/sshd_config", "Include /etc/ssh/g/*/*/*/*/*\n")
+        let globbed = await globbing.problems()
+        #expect(globbed.map(\.id).contains("doctor.read-limit"), "\(globbed.map(\.id))")
     }
 
     @Test func anUnreachableDaemon() async throws {

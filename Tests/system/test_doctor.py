@@ -121,3 +121,53 @@ def test_a_required_account_without_enrollment_is_named_by_the_real_daemon(tree,
     found = problems(report)
     assert [(finding["id"], finding["subject"]) for finding in found] == [("enrollment.missing", f"account {missing}")], found
     assert f"totpctl enroll {missing}" in found[0]["fix"]
+
+
+SWAPPER = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+RENAME_EXCHANGE = 2
+while True:
+    libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), RENAME_EXCHANGE)
+"""
+
+
+def test_a_tree_whose_links_change_while_doctor_reads_shows_nothing_outside_it(tmp_path, make_user):
+    """A user who owns a tree keeps exchanging a directory of it with a link to a root-only
+    directory while root's doctor reads the same include thousands of times: what doctor reports
+    comes from the tree alone. (Before doctor opened the tree once and resolved every path below
+    it, a line of the root-only file was in every report.)"""
+    user = make_user()
+    token = "ROOT-ONLY-" + os.urandom(6).hex()
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "f").write_text(f"auth bogus pam_unix.so {token}\n")
+    (private / "f").chmod(0o600)
+    home = Path(subprocess.run(["mktemp", "-d", "/tmp/totpd-doctor-race-XXXXXX"], check=True,
+                               capture_output=True, text=True).stdout.strip())
+    home.chmod(0o755)
+    try:
+        tree = home / "tree"
+        write(tree, "/x/f", "account required pam_permit.so\n")
+        write(tree, "/etc/pam.d/sudo", "auth required pam_totpd.so\n" + "@include /x/f\n" * 20000)
+        (tree / "y").symlink_to(private)
+        write(home, "/swap.py", SWAPPER)
+        subprocess.run(["chown", "-R", "-h", f"{user}:", str(tree)], check=True)
+        swapper = subprocess.Popen(["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups",
+                                    "/usr/bin/python3", str(home / "swap.py"), str(tree / "x"), str(tree / "y")])
+        try:
+            reports = [doctor(tree)[1] for _ in range(5)]
+        finally:
+            swapper.kill()
+            swapper.wait()
+    finally:
+        subprocess.run(["rm", "-rf", str(home)], check=True)
+    # Plain booleans: pytest's account of a failed `in` over megabytes of reports takes minutes.
+    leaked = [finding["location"] for report in reports for finding in report["findings"]
+              if token in finding["message"] + finding["fix"]]
+    assert leaked == [], f"{len(leaked)} findings quote the root-only file, the first at {leaked[:1]}"
+    # The exchanges did land while doctor read: some includes found the link, which led
+    # nowhere but to the tree's own (missing) path.
+    landed = sum(finding["id"] in ("pam.include-missing", "pam.unreadable")
+                 for report in reports for finding in report["findings"])
+    assert landed > 0, "the link never stood in the directory's place while doctor read"

@@ -56,6 +56,13 @@ package struct Doctor {
                     "enrollment.skipped", subject: "enrollments", because: "which accounts lack an enrollment needs the daemon's list",
                     fix: "run totpctl doctor as root (or a member of admin_group) with the daemon running"))
         }
+        if tree.readLimitReached {
+            findings.append(
+                DoctorFinding(
+                    id: "doctor.read-limit", severity: .error, subject: tree.root,
+                    message: "doctor stopped reading \(tree.root) after \(HostTree.maxReadInAll >> 20) MiB: files that include each other, or too many files; the checks are incomplete",
+                    fix: "find the includes that repeat (the findings above name where the checks stopped)"))
+        }
         return Self.withoutRepeats(findings)
     }
 

@@ -22,7 +22,13 @@ package struct EnrollmentCoverageCheck {
     }
 
     package func run() async -> [DoctorFinding] {
-        let accounts = Self.records(tree.contents(of: "/etc/passwd")).compactMap { fields in
+        let passwd: String
+        do {
+            passwd = try tree.read("/etc/passwd")
+        } catch {
+            return [.skipped("enrollment.skipped", subject: "enrollments", because: "\(tree.path("/etc/passwd")) \(error), so no account was checked")]
+        }
+        let accounts = Self.records(passwd).compactMap { fields in
             fields.count >= 7 ? Account(name: fields[0], uid: fields[2], gid: fields[3], shell: fields[6]) : nil
         }
         // Group name → (gid, members), for `%group` entries of the policy.
@@ -58,8 +64,14 @@ package struct EnrollmentCoverageCheck {
         return !shell.isEmpty && !shell.hasSuffix("/nologin") && !shell.hasSuffix("/false")
     }
 
-    private static func loginShells(_ text: String) -> Set<String> {
-        Set(text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("/") })
+    /// The shells as glibc's getusershell reads the file: a line's path starts at its first `/`
+    /// (unless a `#` comes first) and ends at white space or `#`.
+    static func loginShells(_ text: String) -> Set<String> {
+        Set(
+            text.split(separator: "\n").compactMap { line in
+                guard let start = line.firstIndex(where: { $0 == "/" || $0 == "#" }), line[start] == "/" else { return nil }
+                return String(line[start...].prefix { !$0.isWhitespace && $0 != "#" })
+            })
     }
 
     /// The colon-separated records of a passwd or group file.

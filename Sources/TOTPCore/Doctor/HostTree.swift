@@ -1,41 +1,160 @@
+import CTOTPSystem
 import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The file tree doctor checks: `/`, or an image or chroot given with `--root`. Paths are
 /// written as on the host (`/etc/pam.d/sudo`) and read below the root; findings name the path
 /// read, so the fix applies to the tree that was checked.
+///
+/// A tree may be a user's, so it is read as a chroot would see it: the root is opened once, and
+/// every path below it resolves with links and `..` held inside it (an absolute link in an image
+/// names the image's file). What a run may read is bounded, in size per file and in all, so
+/// includes that repeat or a huge sparse file end in a finding rather than in a hang.
 package struct HostTree: Sendable, Equatable {
+    /// Why a file was not read.
+    package enum Unreadable: Error, Equatable, CustomStringConvertible {
+        case missing
+        case notReadable(String)
+        case notARegularFile
+        case tooLarge
+        case readLimitReached
+        case unconfined
+
+        package var description: String {
+            switch self {
+            case .missing: "does not exist"
+            case .notReadable(let reason): "cannot be read (\(reason))"
+            case .notARegularFile: "is not a regular file"
+            case .tooLarge: "is larger than \(HostTree.maxFileSize >> 20) MiB"
+            case .readLimitReached: "was not read: doctor reads at most \(HostTree.maxReadInAll >> 20) MiB of a tree in all"
+            case .unconfined: "was not read: this kernel cannot hold reads inside the tree (openat2, Linux 5.6)"
+            }
+        }
+    }
+
+    package static let maxFileSize = 4 << 20
+    package static let maxReadInAll = 64 << 20
+    /// What opening a file costs from the budget however small it is, so that endless opens of
+    /// tiny files are bounded too.
+    private static let costPerOpen = 4096
+
     package let root: String
+    private let directory: Descriptor?
+    private let budget = ReadBudget()
 
     package init(root: String = "/") {
         let trimmed = String(root.reversed().drop { $0 == "/" }.reversed())
         self.root = trimmed.isEmpty ? "/" : trimmed
+        directory = self.root == "/" ? nil : Descriptor(Glibc.open(self.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC))
     }
+
+    package static func == (left: HostTree, right: HostTree) -> Bool { left.root == right.root }
 
     /// Checks of the running system (the daemon, `sshd -T`, the clock) apply only to `/`.
     package var isLiveSystem: Bool { root == "/" }
+
+    /// Whether some read of this run was refused for the budget: the report is then incomplete.
+    package var readLimitReached: Bool { budget.isSpent }
 
     package func path(_ hostPath: String) -> String {
         isLiveSystem ? hostPath : root + (hostPath.hasPrefix("/") ? hostPath : "/" + hostPath)
     }
 
-    /// A file's text, or nil when it cannot be read. Under --root, a file that symbolic links
-    /// lead out of the tree counts as unreadable: the host's file is not the tree's, and it may
-    /// be one the report should not show.
-    package func contents(of hostPath: String) -> String? {
-        var file = path(hostPath)
-        if !isLiveSystem {
-            guard let resolved = Self.resolved(file), let top = Self.resolved(root),
-                resolved == top || resolved.hasPrefix(top == "/" ? "/" : top + "/")
-            else { return nil }
-            file = resolved
+    /// A file's text, or nil when it was not read.
+    package func contents(of hostPath: String) -> String? { try? read(hostPath) }
+
+    /// A regular file's text, read through the descriptor opened for it.
+    package func read(_ hostPath: String) throws(Unreadable) -> String {
+        let file = try open(hostPath, O_RDONLY | O_NONBLOCK | O_NOCTTY)
+        defer { close(file) }
+        var info = stat()
+        guard fstat(file, &info) == 0 else { throw Unreadable.notReadable(String(cString: strerror(errno))) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw Unreadable.notARegularFile }
+        guard info.st_size <= Self.maxFileSize else { throw Unreadable.tooLarge }
+        // The file may grow after fstat: the limit holds for what is read.
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { Glibc.read(file, $0.baseAddress, $0.count) }
+            if got < 0 && errno == EINTR { continue }
+            guard got >= 0 else { throw Unreadable.notReadable(String(cString: strerror(errno))) }
+            guard got > 0 else { break }
+            guard bytes.count + got <= Self.maxFileSize else { throw Unreadable.tooLarge }
+            try budget.spend(got)
+            bytes += chunk[..<got]
         }
-        guard let data = FileManager.default.contents(atPath: file) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    private static func resolved(_ path: String) -> String? {
-        guard let real = realpath(path, nil) else { return nil }
-        defer { free(real) }
-        return String(cString: real)
+    /// The names in a directory, sorted, without `.` and `..`; nil when it cannot be listed.
+    package func entries(of hostDirectory: String) -> [String]? {
+        guard let listed = try? open(hostDirectory, O_RDONLY | O_DIRECTORY) else { return nil }
+        guard let stream = fdopendir(listed) else {
+            close(listed)
+            return nil
+        }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard name != ".", name != ".." else { continue }
+            guard (try? budget.spend(name.utf8.count + 32)) != nil else { return nil }
+            names.append(name)
+        }
+        return names.sorted()
+    }
+
+    /// Opens a host path: on the live system as it stands, in a tree below its root.
+    private func open(_ hostPath: String, _ flags: Int32) throws(Unreadable) -> Int32 {
+        try budget.spend(Self.costPerOpen)
+        let descriptor: Int32
+        if isLiveSystem {
+            descriptor = Glibc.open(hostPath, flags | O_CLOEXEC)
+        } else {
+            guard let directory, directory.value >= 0 else { throw .missing }
+            descriptor = totpd_open_below(directory.value, hostPath, flags | O_CLOEXEC)
+        }
+        guard descriptor >= 0 else {
+            switch errno {
+            case ENOENT, ENOTDIR: throw .missing
+            case ENOSYS: throw .unconfined
+            case let error: throw .notReadable(String(cString: strerror(error)))
+            }
+        }
+        return descriptor
+    }
+}
+
+/// A descriptor closed when the last copy of its tree goes.
+private final class Descriptor: Sendable {
+    let value: Int32
+
+    init(_ value: Int32) {
+        self.value = value
+    }
+
+    deinit {
+        if value >= 0 { close(value) }
+    }
+}
+
+/// The bytes (and opens) a doctor run may still read, shared by every copy of its tree.
+private final class ReadBudget: Sendable {
+    private let state = Mutex((left: HostTree.maxReadInAll, refused: false))
+
+    var isSpent: Bool { state.withLock { $0.refused } }
+
+    func spend(_ amount: Int) throws(HostTree.Unreadable) {
+        let granted = state.withLock { state in
+            state.refused = state.refused || state.left < amount
+            guard !state.refused else { return false }
+            state.left -= amount
+            return true
+        }
+        guard granted else { throw .readLimitReached }
     }
 }

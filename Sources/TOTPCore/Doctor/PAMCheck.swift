@@ -26,10 +26,8 @@ package struct PAMCheck {
     package func run() -> Outcome {
         var outcome = Outcome()
         let directory = tree.path("/etc/pam.d")
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
-        for name in names where !name.hasPrefix(".") {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+        // A name that is no regular file (a directory, a FIFO) loads no stack and is passed over.
+        for name in tree.entries(of: "/etc/pam.d") ?? [] where !name.hasPrefix(".") {
             let stack = PAMStack(service: name, tree: tree)
             guard !stack.codeEntries.isEmpty else { continue }
             outcome.services.append(name)

@@ -30,10 +30,16 @@ package struct PAMStack: Sendable {
     package private(set) var entries: [Entry] = []
     /// Lines libpam could not use, and files it could not read.
     package private(set) var problems: [DoctorFinding] = []
+    /// Set once the stack ran past maxEntries: nothing more is loaded.
+    private var isTruncated = false
 
     /// libpam stops at this many nested substacks (PAM_SUBSTACK_MAX_LEVEL); includes are held
     /// to it too, which also ends a file that includes itself.
     private static let maxDepth = 16
+    /// Far more auth lines than any real stack has (Debian's run to a dozen); files that
+    /// include each other more than once reach it long before the depth limit (three includes
+    /// of itself are 3^16 loads), and the walks of PAMStackWalk stay small.
+    static let maxEntries = 200
 
     package init(service: String, tree: HostTree) {
         self.service = service
@@ -48,11 +54,30 @@ package struct PAMStack: Sendable {
             problem("pam.include-loop", at: from, "\(path) is included more than \(Self.maxDepth) levels deep (a loop?)", fix: "remove the include that leads back to it")
             return
         }
-        guard let text = tree.contents(of: file) else {
-            problem("pam.include-missing", at: from, "\(path) cannot be read, so libpam fails every login of service \(service)", fix: "create \(path) or remove the line that includes it")
+        guard !isTruncated else { return }
+        let text: String
+        do {
+            text = try tree.read(file)
+        } catch .missing {
+            problem("pam.include-missing", at: from, "\(path) does not exist, so libpam fails every login of service \(service)", fix: "create \(path) or remove the line that includes it")
+            return
+        } catch {
+            // Past the run's read limit every later file fails alike: one finding says so.
+            isTruncated = error == .readLimitReached
+            problem(
+                "pam.unreadable", at: from, "\(path) \(error), so the stack of service \(service) is not checked past it",
+                fix: "make \(path) a regular file that root can read, included once")
             return
         }
         for (number, line) in Self.logicalLines(text) {
+            guard !isTruncated else { return }
+            guard entries.count <= Self.maxEntries else {
+                isTruncated = true
+                problem(
+                    "pam.stack-too-large", at: "\(path):\(number)", "the auth stack of service \(service) runs to more than \(Self.maxEntries) lines with its includes",
+                    fix: "include each file once: files that include each other repeat their lines")
+                return
+            }
             let tokens = Self.tokens(line)
             guard let first = tokens.first else { continue }
             let location = "\(path):\(number)"

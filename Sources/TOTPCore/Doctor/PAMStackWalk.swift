@@ -14,8 +14,15 @@ package struct PAMStackWalk {
         /// The pam_totpd line last run, so a success after it is laid at its door.
         package var lastCodeLine: PAMStack.Line?
         /// Each pam_totpd line reached, with the lines that ran before it.
-        package var reached: [(code: PAMStack.Line, before: [PAMStack.Line])] = []
-        fileprivate var ran: [PAMStack.Line] = []
+        package var reached: [(code: PAMStack.Line, before: [PAMStack.Line])] {
+            reachedAt.map { position in (entries[Int(ran[position])].line, ran[..<position].map { entries[Int($0)].line }) }
+        }
+        /// The entries run, by index: a path is copied at every branch, and a hundred thousand
+        /// of them must stay small.
+        fileprivate var ran: [Int32] = []
+        /// Where in `ran` each pam_totpd line stands.
+        fileprivate var reachedAt: [Int] = []
+        fileprivate let entries: [PAMStack.Entry]
     }
 
     private enum Impression { case undefined, positive, negative }
@@ -26,7 +33,7 @@ package struct PAMStackWalk {
         var impression = Impression.undefined
         var succeeded = false
         var saved: [Int: (Impression, Bool)] = [:]
-        var path = Path()
+        var path: Path
     }
 
     /// Stacks are a few dozen lines, but each module with two outcomes doubles the walks.
@@ -44,7 +51,7 @@ package struct PAMStackWalk {
     /// nil when there are too many walks to follow.
     package func paths() -> [Path]? {
         var finished: [Path] = []
-        var pending = [State()]
+        var pending = [State(path: Path(entries: entries))]
         while let state = pending.popLast() {
             guard finished.count + pending.count < Self.maxPaths else { return nil }
             if state.index >= entries.count {
@@ -72,9 +79,9 @@ package struct PAMStackWalk {
         if entry.line.isCodeModule {
             state.path.ranCode = true
             state.path.lastCodeLine = entry.line
-            state.path.reached.append((entry.line, state.path.ran))
+            state.path.reachedAt.append(state.path.ran.count)
         }
-        state.path.ran.append(entry.line)
+        state.path.ran.append(Int32(state.index))
         return results(entry.line).map { result in
             var next = state
             let success = result == .success

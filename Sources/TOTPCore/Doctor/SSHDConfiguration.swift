@@ -34,14 +34,32 @@ package struct SSHDConfiguration {
         read(file, tree: tree, depth: 0)
     }
 
+    /// More files than any real configuration reads; an Include that names its own file more
+    /// than once reaches it long before sshd's depth limit of 16.
+    static let maxFiles = 256
+    private var filesRead = 0
+
     package subscript(_ keyword: String) -> Setting? { settings[keyword.lowercased()] }
 
     private mutating func read(_ file: String, tree: HostTree, depth: Int) {
-        guard depth < 16, let text = tree.contents(of: file) else {
+        guard depth < 16, filesRead <= Self.maxFiles else { return }
+        filesRead += 1
+        guard filesRead <= Self.maxFiles else {
+            problems.append(
+                DoctorFinding(
+                    id: "sshd.include-limit", severity: .error, subject: "sshd", location: tree.path(file),
+                    message: "sshd_config and its Includes name more than \(Self.maxFiles) files: the settings past them are not checked",
+                    fix: "include each file once"))
+            return
+        }
+        let text: String
+        do {
+            text = try tree.read(file)
+        } catch {
             if depth == 0 {
                 problems.append(
                     DoctorFinding.skipped(
-                        "sshd.no-configuration", subject: "sshd", because: "\(tree.path(file)) cannot be read, so sshd's settings are unknown",
+                        "sshd.no-configuration", subject: "sshd", because: "\(tree.path(file)) \(error), so sshd's settings are unknown",
                         fix: "run doctor as root, or check UsePAM, KbdInteractiveAuthentication and AuthenticationMethods by hand"))
             }
             return
@@ -70,13 +88,20 @@ package struct SSHDConfiguration {
     }
 
     /// An Include's files in the order sshd reads them: a relative pattern is taken from
-    /// /etc/ssh, and a glob's matches are sorted.
+    /// /etc/ssh, and a glob's matches (`*`, `?`, `[...]` in any component, as glob(3) takes
+    /// them) are sorted. Names are listed through the tree, so a link cannot lead out of it.
     private static func expand(_ pattern: String, tree: HostTree) -> [String] {
         let hostPattern = pattern.hasPrefix("/") ? pattern : "/etc/ssh/" + pattern
-        var matches = glob_t()
-        defer { globfree(&matches) }
-        guard glob(tree.path(hostPattern), 0, nil, &matches) == 0 else { return [] }
-        let prefix = tree.isLiveSystem ? "" : tree.root
-        return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(String(cString: $0).dropFirst(prefix.count)) } }.sorted()
+        var paths = [""]
+        for component in hostPattern.split(separator: "/").map(String.init) {
+            guard component.contains(where: { "*?[".contains($0) }) else {
+                paths = paths.map { $0 + "/" + component }
+                continue
+            }
+            paths = paths.flatMap { base in
+                (tree.entries(of: base.isEmpty ? "/" : base) ?? []).filter { fnmatch(component, $0, FNM_PERIOD) == 0 }.map { base + "/" + $0 }
+            }
+        }
+        return paths.filter { !$0.isEmpty }.sorted()
     }
 }
