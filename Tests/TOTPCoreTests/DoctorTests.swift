@@ -325,7 +325,49 @@ private final class DoctorTree {
         for index in 1...30 { symlink(".", globbing.root + "/etc/ssh/g/l\(index)") }
         try globbing.write("/etc/ssh/sshd_config", "Include /etc/ssh/g/*/*/*/*/*\n")
         let globbed = await globbing.problems()
-        #expect(globbed.map(\.id).contains("doctor.read-limit"), "\(globbed.map(\.id))")
+        #expect(globbed.map(\.id) == ["sshd.include-limit"], "\(globbed.map(\.id))")
+        #expect(globbed.first?.message.contains("matches more than 4096 paths") == true, "\(globbed)")
+        #expect(globbed.first?.location == globbing.root + "/etc/ssh/sshd_config:1")
+
+        // Longer than any path: sshd cannot open it, and splitting it must not take doctor minutes.
+        let long = try DoctorTree()
+        try long.write("/etc/ssh/sshd_config", "Include /" + String(repeating: "a/", count: 400_000) + "*\n")
+        #expect(await long.problems().map(\.id) == ["sshd.include-limit"])
+    }
+
+    /// Each stack's walks are bounded, and so are all of a run's: a tree of hundreds of services
+    /// with many ways through each ends in one finding that names the services not walked.
+    @Test(.timeLimit(.minutes(1))) func manyServicesWithManyWaysEachEndInOneFinding() async throws {
+        let host = try DoctorTree()
+        let optional = String(repeating: "auth optional pam_env.so\n", count: 15)
+        for index in 0..<100 {
+            try host.write("/etc/pam.d/many\(index)", "auth required pam_totpd.so unenrolled=enroll\n" + optional)
+        }
+        let problems = await host.problems()
+        let limits = problems.filter { $0.id == "pam.check-limit" }
+        #expect(limits.count == 1, "\(problems.map(\.id))")
+        #expect(limits.first?.message.contains("many99") == false)
+        #expect(limits.first?.message.contains(" more: ") == true, "\(limits)")
+        // The services walked before the budget ran out keep their findings.
+        #expect(problems.contains { $0.id == "pam.enroll-without-first-factor" && $0.subject == "PAM service many0" })
+    }
+
+    /// The tree is opened by a path without links: a link there, which its owner may turn to a
+    /// directory only root can read, is refused, and nothing of the tree is read.
+    @Test func aTreeReachedThroughALinkIsRefused() throws {
+        let host = try DoctorTree()
+        let links = try TemporaryDirectory()
+        #expect(symlink(host.root, links.path + "/tree") == 0)
+        #expect(symlink((host.root as NSString).deletingLastPathComponent, links.path + "/parent") == 0)
+        let throughParent = links.path + "/parent/" + (host.root as NSString).lastPathComponent
+        for path in [links.path + "/tree", links.path + "/tree/", throughParent] {
+            let tree = HostTree(root: path)
+            #expect(tree.rootProblem?.contains("leads through a symbolic link") == true, "\(path): \(tree.rootProblem ?? "opened")")
+            #expect(tree.contents(of: "/etc/passwd") == nil)
+        }
+        #expect(HostTree(root: host.root).rootProblem == nil)
+        #expect(HostTree(root: host.root + "/etc/passwd").rootProblem == "is not a directory")
+        #expect(HostTree(root: host.root + "/none").rootProblem == "does not exist")
     }
 
     @Test func anUnreachableDaemon() async throws {

@@ -132,6 +132,24 @@ while True:
 """
 
 
+def test_a_tree_given_by_a_link_is_refused_and_nothing_of_it_read(tmp_path):
+    """A link given as --root, or one in the path to it, could be turned by its owner to a tree
+    only root may read: doctor refuses it as a usage error and quotes nothing. (Before, doctor
+    followed it and reported the root-only tree's lines.)"""
+    token = "ROOT-ONLY-" + os.urandom(6).hex()
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    write(private / "image", "/etc/pam.d/sudo", f"auth required pam_totpd.so\nauth bogus pam_unix.so {token}\n")
+    (tmp_path / "link").symlink_to(private / "image")
+    (tmp_path / "parent").symlink_to(private)
+    for root in (tmp_path / "link", tmp_path / "parent" / "image"):
+        result = subprocess.run([_binary("TOTPCTL_BIN"), "doctor", "--root", str(root), "--json"],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 64, (root, result)
+        assert f"--root {root} leads through a symbolic link" in result.stderr, result.stderr
+        assert token not in result.stdout + result.stderr, result
+
+
 def test_a_tree_whose_links_change_while_doctor_reads_shows_nothing_outside_it(tmp_path, make_user):
     """A user who owns a tree keeps exchanging a directory of it with a link to a root-only
     directory while root's doctor reads the same include thousands of times: what doctor reports

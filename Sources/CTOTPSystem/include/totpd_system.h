@@ -34,12 +34,12 @@ static inline int totpd_clock_synchronised(long *max_error_us) {
     return result != TIME_ERROR && (state.status & STA_UNSYNC) == 0;
 }
 
-/* Opens PATH below DIRECTORY with every symbolic link and `..` taken as if DIRECTORY were /, in
-   one system call: a tree given to doctor cannot lead a read out of itself, however its links
-   change while doctor reads. openat2 has no glibc wrapper before 2.38 (Debian 12 has 2.36).
-   Returns a descriptor, or -1 with errno (ENOSYS before Linux 5.6). */
-static inline int totpd_open_below(int directory, const char *path, int flags) {
-    struct open_how how = {.flags = (unsigned long long)flags, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+/* openat2 has no glibc wrapper before 2.38 (Debian 12 has 2.36). RESOLVE_IN_ROOT reads PATH
+   below DIRECTORY with every symbolic link and `..` taken as if DIRECTORY were /, in one system
+   call: a tree given to doctor cannot lead a read out of itself, however its links change while
+   doctor reads. Returns a descriptor, or -1 with errno (ENOSYS before Linux 5.6). */
+static inline int totpd_openat2(int directory, const char *path, int flags, unsigned long long resolve) {
+    struct open_how how = {.flags = (unsigned long long)flags, .resolve = resolve};
     return (int)syscall(SYS_openat2, directory, path, &how, sizeof how);
 }
 

@@ -10,7 +10,8 @@ import Glibc
 /// written as on the host (`/etc/pam.d/sudo`) and read below the root; findings name the path
 /// read, so the fix applies to the tree that was checked.
 ///
-/// A tree may be a user's, so it is read as a chroot would see it: the root is opened once, and
+/// A tree may be a user's, so it is read as a chroot would see it: the root is opened once, by a
+/// path without symbolic links (a link there could be turned to a tree only root may read), and
 /// every path below it resolves with links and `..` held inside it (an absolute link in an image
 /// names the image's file). What a run may read is bounded, in size per file and in all, so
 /// includes that repeat or a huge sparse file end in a finding rather than in a hang.
@@ -43,13 +44,34 @@ package struct HostTree: Sendable, Equatable {
     private static let costPerOpen = 4096
 
     package let root: String
+    /// Why the root could not be opened, as the end of a sentence naming it; nothing of the tree
+    /// is read then.
+    package let rootProblem: String?
     private let directory: Descriptor?
     private let budget = ReadBudget()
 
     package init(root: String = "/") {
         let trimmed = String(root.reversed().drop { $0 == "/" }.reversed())
         self.root = trimmed.isEmpty ? "/" : trimmed
-        directory = self.root == "/" ? nil : Descriptor(Glibc.open(self.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+        guard self.root != "/" else {
+            directory = nil
+            rootProblem = nil
+            return
+        }
+        let opened = totpd_openat2(AT_FDCWD, self.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC, UInt64(RESOLVE_NO_SYMLINKS))
+        let error = errno
+        directory = Descriptor(opened)
+        rootProblem = opened >= 0 ? nil : Self.rootProblem(error)
+    }
+
+    private static func rootProblem(_ error: Int32) -> String {
+        switch error {
+        case ELOOP: "leads through a symbolic link, which could point the check at another tree: give the path without links (realpath shows it)"
+        case ENOENT: "does not exist"
+        case ENOTDIR: "is not a directory"
+        case ENOSYS: Unreadable.unconfined.description
+        default: "cannot be opened (\(String(cString: strerror(error))))"
+        }
     }
 
     package static func == (left: HostTree, right: HostTree) -> Bool { left.root == right.root }
@@ -116,7 +138,7 @@ package struct HostTree: Sendable, Equatable {
             descriptor = Glibc.open(hostPath, flags | O_CLOEXEC)
         } else {
             guard let directory, directory.value >= 0 else { throw .missing }
-            descriptor = totpd_open_below(directory.value, hostPath, flags | O_CLOEXEC)
+            descriptor = totpd_openat2(directory.value, hostPath, flags | O_CLOEXEC, UInt64(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS))
         }
         guard descriptor >= 0 else {
             switch errno {

@@ -25,6 +25,18 @@ package struct PAMStackWalk {
         fileprivate let entries: [PAMStack.Entry]
     }
 
+    /// The work a doctor run may spend on walks, shared by every stack: each stack's walks are
+    /// bounded, but a tree may hold thousands of services.
+    package final class Budget {
+        /// Steps, each costing one plus the lines the walk ran before it (what copying it costs).
+        package static let steps = 20_000_000
+        fileprivate var left = Budget.steps
+
+        package init() {}
+    }
+
+    package struct BudgetSpent: Error {}
+
     private enum Impression { case undefined, positive, negative }
 
     private struct State {
@@ -48,12 +60,14 @@ package struct PAMStackWalk {
         self.results = results
     }
 
-    /// nil when there are too many walks to follow.
-    package func paths() -> [Path]? {
+    /// nil when this stack has too many walks to follow; throws when the run's budget is spent.
+    package func paths(within budget: Budget) throws(BudgetSpent) -> [Path]? {
         var finished: [Path] = []
         var pending = [State(path: Path(entries: entries))]
         while let state = pending.popLast() {
             guard finished.count + pending.count < Self.maxPaths else { return nil }
+            budget.left -= 1 + state.path.ran.count
+            guard budget.left > 0 else { throw BudgetSpent() }
             if state.index >= entries.count {
                 var path = state.path
                 path.succeeded = state.succeeded && state.impression == .positive

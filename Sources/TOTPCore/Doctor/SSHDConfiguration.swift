@@ -37,6 +37,9 @@ package struct SSHDConfiguration {
     /// More files than any real configuration reads; an Include that names its own file more
     /// than once reaches it long before sshd's depth limit of 16.
     static let maxFiles = 256
+    /// More paths than any real Include pattern matches at any of its components, so a tree of
+    /// links to itself cannot multiply the work.
+    static let maxMatches = 4096
     private var filesRead = 0
 
     package subscript(_ keyword: String) -> Setting? { settings[keyword.lowercased()] }
@@ -45,11 +48,7 @@ package struct SSHDConfiguration {
         guard depth < 16, filesRead <= Self.maxFiles else { return }
         filesRead += 1
         guard filesRead <= Self.maxFiles else {
-            problems.append(
-                DoctorFinding(
-                    id: "sshd.include-limit", severity: .error, subject: "sshd", location: tree.path(file),
-                    message: "sshd_config and its Includes name more than \(Self.maxFiles) files: the settings past them are not checked",
-                    fix: "include each file once"))
+            includeLimit(at: tree.path(file), "sshd_config and its Includes name more than \(Self.maxFiles) files", fix: "include each file once")
             return
         }
         let text: String
@@ -77,7 +76,13 @@ package struct SSHDConfiguration {
             case _ where inMatch: continue
             case "include":
                 for pattern in value.split(whereSeparator: \.isWhitespace) {
-                    for included in Self.expand(String(pattern), tree: tree) { read(included, tree: tree, depth: depth + 1) }
+                    guard let files = Self.expand(String(pattern), tree: tree) else {
+                        includeLimit(
+                            at: "\(tree.path(file)):\(index + 1)", "an Include pattern is longer than \(PATH_MAX) bytes or matches more than \(Self.maxMatches) paths",
+                            fix: "name the files to include with a shorter pattern")
+                        continue
+                    }
+                    for included in files { read(included, tree: tree, depth: depth + 1) }
                 }
             default:
                 if settings[keyword] == nil {
@@ -87,20 +92,36 @@ package struct SSHDConfiguration {
         }
     }
 
+    private mutating func includeLimit(at location: String, _ what: String, fix: String) {
+        problems.append(
+            DoctorFinding(
+                id: "sshd.include-limit", severity: .error, subject: "sshd", location: location,
+                message: "\(what): the settings it would bring are not checked", fix: fix))
+    }
+
     /// An Include's files in the order sshd reads them: a relative pattern is taken from
     /// /etc/ssh, and a glob's matches (`*`, `?`, `[...]` in any component, as glob(3) takes
     /// them) are sorted. Names are listed through the tree, so a link cannot lead out of it.
-    private static func expand(_ pattern: String, tree: HostTree) -> [String] {
+    /// nil when the pattern is longer than a path may be or matches too much to follow.
+    private static func expand(_ pattern: String, tree: HostTree) -> [String]? {
         let hostPattern = pattern.hasPrefix("/") ? pattern : "/etc/ssh/" + pattern
+        guard hostPattern.utf8.count <= PATH_MAX else { return nil }
+        // glob(3) follows no path longer than PATH_MAX, nor does sshd read one.
+        let fits = { (path: String) in path.utf8.count <= PATH_MAX }
         var paths = [""]
         for component in hostPattern.split(separator: "/").map(String.init) {
             guard component.contains(where: { "*?[".contains($0) }) else {
-                paths = paths.map { $0 + "/" + component }
+                paths = paths.map { $0 + "/" + component }.filter(fits)
                 continue
             }
-            paths = paths.flatMap { base in
-                (tree.entries(of: base.isEmpty ? "/" : base) ?? []).filter { fnmatch(component, $0, FNM_PERIOD) == 0 }.map { base + "/" + $0 }
+            var matches: [String] = []
+            for base in paths {
+                for name in tree.entries(of: base.isEmpty ? "/" : base) ?? [] where fnmatch(component, name, FNM_PERIOD) == 0 && fits(base + "/" + name) {
+                    guard matches.count < maxMatches else { return nil }
+                    matches.append(base + "/" + name)
+                }
             }
+            paths = matches
         }
         return paths.filter { !$0.isEmpty }.sorted()
     }

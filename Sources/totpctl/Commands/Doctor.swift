@@ -14,22 +14,17 @@ struct Doctor: AsyncParsableCommand {
             """)
 
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "Check the tree below DIR instead of this host (the daemon only with --socket).")
+    @Option(help: "Check the tree below DIR, a path without symbolic links, instead of this host (the daemon only with --socket).")
     var root: String?
     @Option(help: "The daemon's configuration file (default: /etc/totpd/totpd.conf, below --root).")
     var config: String?
     @Flag(help: "Print one JSON object: {root, findings: [{id, severity, subject, location, message, fix}], errors, warnings, notes}.")
     var json = false
 
-    func validate() throws {
-        var isDirectory: ObjCBool = false
-        if let root, !(FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) && isDirectory.boolValue) {
-            throw ValidationError("--root \(root) is not a directory")
-        }
-    }
-
     func run() async throws {
         let tree = HostTree(root: root ?? "/")
+        // Asked of the tree as opened, not of the path beforehand, which may change in between.
+        if let problem = tree.rootProblem { throw ValidationError("--root \(tree.root) \(problem)") }
         let findings = await TOTPCore.Doctor(tree: tree, configurationPath: config, socketPath: connection.namedSocket).run()
         print(json ? try OutputFormat.json(Report(root: tree.root, findings: findings)) : Self.text(findings))
         throw ExitCode(TOTPCore.Doctor.exitStatus(findings))
