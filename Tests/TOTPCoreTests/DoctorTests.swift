@@ -112,6 +112,32 @@ private final class DoctorTree {
             what: "sshd without keyboard-interactive, by its old name",
             files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nChallengeResponseAuthentication no\nAuthenticationMethods publickey,keyboard-interactive\n"],
             id: "sshd.keyboard-interactive", location: "/etc/ssh/sshd_config.d/totpd.conf:2", fix: "KbdInteractiveAuthentication yes"),
+        // Controls keyed on values other than success and auth_err: each value a control names is followed.
+        Breakage(
+            what: "a jump on PAM_IGNORE, which pam_env returns",
+            files: ["/etc/pam.d/sudo": "@include common-auth\nauth [ignore=1 default=ok] pam_env.so\nauth required pam_totpd.so\n"],
+            id: "pam.jump-over-code", location: "/etc/pam.d/sudo:2", fix: "lower the jump"),
+        Breakage(
+            what: "a jump when the directory is down",
+            files: ["/etc/pam.d/sudo": "@include common-auth\nauth [success=ok authinfo_unavail=1 default=bad] pam_sss.so\nauth required pam_totpd.so\n"],
+            id: "pam.jump-over-code", location: "/etc/pam.d/sudo:2", fix: "lower the jump"),
+        Breakage(
+            what: "a code whose failed prompt is ignored",
+            files: ["/etc/pam.d/sudo": "@include common-auth\nauth [success=ok auth_err=die authinfo_unavail=die maxtries=die default=ignore] pam_totpd.so\n"],
+            id: "pam.code-failure-ignored", location: "/etc/pam.d/sudo:2", fix: "auth required pam_totpd.so"),
+        // Lines as libpam splits bytes, not as Swift joins characters.
+        Breakage(
+            what: "a carriage return after a comment ends its line",
+            files: ["/etc/pam.d/sudo": "@include common-auth #\r\nauth sufficient pam_permit.so\nauth required pam_totpd.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/sudo:2", fix: "requisite"),
+        Breakage(
+            what: "a combining mark does not hide the comment sign",
+            files: ["/etc/pam.d/sudo": "@include common-auth #\u{301} \\\nauth sufficient pam_permit.so\nauth required pam_totpd.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/sudo:2", fix: "requisite"),
+        Breakage(
+            what: "a stack too complex to follow is a warning",
+            files: ["/etc/pam.d/sudo": "@include common-auth\n" + String(repeating: "auth optional pam_env.so\n", count: 17) + "auth required pam_totpd.so\n"],
+            id: "pam.too-complex", location: "/etc/pam.d/sudo", fix: "check it by hand"),
     ]
 
     @Test(arguments: breakages) func aBrokenFileGivesItsFinding(_ breakage: Breakage) async throws {
@@ -308,7 +334,8 @@ private final class DoctorTree {
         try large.write("/etc/pam.d/large", "")
         #expect(truncate(large.root + "/etc/pam.d/large", off_t(HostTree.maxFileSize + 1)) == 0)
         let tooLarge = await large.problems()
-        #expect(tooLarge.map(\.id) == ["pam.unreadable"], "\(tooLarge)")
+        // Once as sudo's include, once as a service of its own.
+        #expect(tooLarge.map(\.id) == ["pam.unreadable", "pam.unreadable"], "\(tooLarge)")
         #expect(tooLarge.first?.message.contains("is larger than 4 MiB") == true, "\(tooLarge)")
 
         let repeating = try DoctorTree()
@@ -350,6 +377,52 @@ private final class DoctorTree {
         #expect(limits.first?.message.contains(" more: ") == true, "\(limits)")
         // The services walked before the budget ran out keep their findings.
         #expect(problems.contains { $0.id == "pam.enroll-without-first-factor" && $0.subject == "PAM service many0" })
+    }
+
+    /// libpam 1.5 reads 1023 bytes of a line at a time: the rest is another line, which doctor
+    /// walks as libpam does, and says so.
+    @Test func aLineLongerThanLibpamsBufferIsCutWhereLibpamCutsIt() async throws {
+        let host = try DoctorTree()
+        let start = "auth required pam_permit.so "
+        let padded = start + String(repeating: "x", count: 1023 - start.utf8.count)
+        try host.write("/etc/pam.d/sudo", "@include common-auth\n" + padded + "auth sufficient pam_permit.so\nauth required pam_totpd.so\n")
+        let problems = await host.problems()
+        #expect(problems.map(\.id) == ["pam.line-too-long", "pam.sufficient-before-code"], "\(problems)")
+        #expect(problems.first?.location == host.root + "/etc/pam.d/sudo:2")
+    }
+
+    /// A name doctor cannot spell as the system does is an error, not a file passed over or
+    /// another file read in its place.
+    @Test func bytesThatAreNotUTF8AreNotReadAsSomethingElse() async throws {
+        let host = try DoctorTree()
+        // The name the byte 0xFF would decode to, were it replaced.
+        try host.write("/etc/pam.d/inc\u{FFFD}", "auth required pam_permit.so\n")
+        try Data(Array("@include inc".utf8) + [0xFF] + Array("\nauth required pam_totpd.so\n".utf8)).write(to: URL(fileURLWithPath: host.root + "/etc/pam.d/sudo"))
+        let problems = await host.problems()
+        #expect(problems.map(\.id) == ["pam.unreadable"], "\(problems)")
+        #expect(problems.first?.message.contains("is not UTF-8 text") == true, "\(problems)")
+
+        let named = try DoctorTree()
+        let path = (named.root + "/etc/pam.d/s").utf8CString.dropLast() + [CChar(bitPattern: 0xFF), 0]
+        let file = path.withUnsafeBufferPointer { Glibc.open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) }
+        #expect(file >= 0)
+        close(file)
+        let unnamed = await named.problems()
+        #expect(unnamed.map(\.id) == ["pam.unreadable"], "\(unnamed)")
+        #expect(unnamed.first?.message.contains("holds a name that is not UTF-8") == true, "\(unnamed)")
+    }
+
+    /// Many ways through a stack each meet its lines: a finding quotes a line once and in part,
+    /// however long the line and however many the ways.
+    @Test func aFindingQuotesALongLineOnceAndInPart() async throws {
+        let host = try DoctorTree()
+        // As long as libpam reads a line.
+        let factor = "auth optional pam_unix.so " + String(repeating: "a", count: 990) + "\n"
+        try host.write("/etc/pam.d/sudo", factor + String(repeating: "auth optional pam_env.so\n", count: 10) + "auth required pam_totpd.so unenrolled=enroll\n")
+        let problems = await host.problems()
+        let enroll = problems.filter { $0.id == "pam.enroll-without-first-factor" }
+        #expect(enroll.count == 1, "\(problems.map(\.id))")
+        #expect((enroll.first?.message.count ?? .max) < 1000, "\(enroll.first?.message.count ?? 0) characters")
     }
 
     /// The tree is opened by a path without links: a link there, which its owner may turn to a

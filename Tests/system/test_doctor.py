@@ -132,6 +132,17 @@ while True:
 """
 
 
+def test_the_json_report_carries_no_control_or_bidirectional_character(tree):
+    """JSON escapes only what is below U+0020: a quoted line's C1 control, DEL or right-to-left
+    override would reach the terminal of whoever reads the report with cat or jq."""
+    write(tree, "/etc/pam.d/sudo", "auth required pam_totpd.so\nauth reqXuired pam_unix.so \u202e\u009b\u007f\n")
+    status, report = doctor(tree)
+    assert status == 1
+    messages = [finding["message"] for finding in problems(report)]
+    assert any("\\u{202E}\\u{9B}\\u{7F}" in message for message in messages), messages
+    assert not any(character in message for message in messages for character in "\u202e\u009b\u007f"), messages
+
+
 def test_a_tree_given_by_a_link_is_refused_and_nothing_of_it_read(tmp_path):
     """A link given as --root, or one in the path to it, could be turned by its owner to a tree
     only root may read: doctor refuses it as a usage error and quotes nothing. (Before, doctor

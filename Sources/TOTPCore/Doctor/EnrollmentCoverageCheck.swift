@@ -25,20 +25,29 @@ package struct EnrollmentCoverageCheck {
         let passwd: String
         do {
             passwd = try tree.read("/etc/passwd")
+        } catch .missing {
+            return [.skipped("enrollment.skipped", subject: "enrollments", because: "\(tree.path("/etc/passwd")) does not exist, so no account was checked")]
         } catch {
-            return [.skipped("enrollment.skipped", subject: "enrollments", because: "\(tree.path("/etc/passwd")) \(error), so no account was checked")]
+            return [unreadable("/etc/passwd", error, "no account was checked")]
         }
+        var findings: [DoctorFinding] = []
         let accounts = Self.records(passwd).compactMap { fields in
             fields.count >= 7 ? Account(name: fields[0], uid: fields[2], gid: fields[3], shell: fields[6]) : nil
         }
         // Group name → (gid, members), for `%group` entries of the policy.
         var groups: [String: (gid: String, members: Set<String>)] = [:]
-        for fields in Self.records(tree.contents(of: "/etc/group")) where fields.count >= 4 {
+        var group = ""
+        do {
+            group = try tree.read("/etc/group")
+        } catch .missing {
+        } catch {
+            findings.append(unreadable("/etc/group", error, "the accounts the policy requires by `%group` were not checked"))
+        }
+        for fields in Self.records(group) where fields.count >= 4 {
             groups[fields[0]] = (fields[2], Set(fields[3].split(separator: ",").map(String.init)))
         }
         let named = Set(policy.required.filter { $0 != "*" && !$0.hasPrefix("%") })
         let shells = tree.contents(of: "/etc/shells").map(Self.loginShells)
-        var findings: [DoctorFinding] = []
         for account in accounts where Self.canLogIn(account.shell, shells: shells) || named.contains(account.name) {
             guard !enrolled.contains(account.name) else { continue }
             // The group lookups here read the tree's files and cannot fail.
@@ -57,6 +66,13 @@ package struct EnrollmentCoverageCheck {
         return findings
     }
 
+    /// A warning, not a note: the accounts not checked may be missing their enrollment.
+    private func unreadable(_ file: String, _ error: HostTree.Unreadable, _ consequence: String) -> DoctorFinding {
+        DoctorFinding(
+            id: "enrollment.unreadable", severity: .warning, subject: "enrollments", location: tree.path(file),
+            message: "\(tree.path(file)) \(error), so \(consequence)", fix: "make it a regular UTF-8 file that root can read, and run doctor as root")
+    }
+
     /// A shell that lets the account log in: one of /etc/shells where the tree has that list
     /// (Debian's `sync`, whose shell is /bin/sync, is not), else anything but nologin and false.
     private static func canLogIn(_ shell: String, shells: Set<String>?) -> Bool {
@@ -68,14 +84,19 @@ package struct EnrollmentCoverageCheck {
     /// (unless a `#` comes first) and ends at white space or `#`.
     static func loginShells(_ text: String) -> Set<String> {
         Set(
-            text.split(separator: "\n").compactMap { line in
+            lines(text).compactMap { line in
                 guard let start = line.firstIndex(where: { $0 == "/" || $0 == "#" }), line[start] == "/" else { return nil }
                 return String(line[start...].prefix { !$0.isWhitespace && $0 != "#" })
             })
     }
 
     /// The colon-separated records of a passwd or group file.
-    private static func records(_ text: String?) -> [[String]] {
-        (text ?? "").split(separator: "\n").filter { !$0.hasPrefix("#") }.map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+    private static func records(_ text: String) -> [[String]] {
+        lines(text).filter { !$0.hasPrefix("#") }.map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    /// Lines as glibc reads them, at newline bytes: a carriage return stays in its line.
+    private static func lines(_ text: String) -> [Substring] {
+        text.unicodeScalars.split(separator: "\n").map(Substring.init)
     }
 }

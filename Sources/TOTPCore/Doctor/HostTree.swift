@@ -21,6 +21,8 @@ package struct HostTree: Sendable, Equatable {
         case missing
         case notReadable(String)
         case notARegularFile
+        case notText
+        case nameNotText
         case tooLarge
         case readLimitReached
         case unconfined
@@ -30,6 +32,8 @@ package struct HostTree: Sendable, Equatable {
             case .missing: "does not exist"
             case .notReadable(let reason): "cannot be read (\(reason))"
             case .notARegularFile: "is not a regular file"
+            case .notText: "is not UTF-8 text, which doctor cannot read as the system does"
+            case .nameNotText: "holds a name that is not UTF-8, which doctor cannot follow"
             case .tooLarge: "is larger than \(HostTree.maxFileSize >> 20) MiB"
             case .readLimitReached: "was not read: doctor reads at most \(HostTree.maxReadInAll >> 20) MiB of a tree in all"
             case .unconfined: "was not read: this kernel cannot hold reads inside the tree (openat2, Linux 5.6)"
@@ -109,22 +113,27 @@ package struct HostTree: Sendable, Equatable {
             try budget.spend(got)
             bytes += chunk[..<got]
         }
-        return String(decoding: bytes, as: UTF8.self)
+        // Decoding would replace a byte, and doctor would then read another name than libpam.
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw Unreadable.notText }
+        return text
     }
 
-    /// The names in a directory, sorted, without `.` and `..`; nil when it cannot be listed.
-    package func entries(of hostDirectory: String) -> [String]? {
-        guard let listed = try? open(hostDirectory, O_RDONLY | O_DIRECTORY) else { return nil }
+    /// The names in a directory, sorted, without `.` and `..`.
+    package func entries(of hostDirectory: String) throws(Unreadable) -> [String] {
+        let listed = try open(hostDirectory, O_RDONLY | O_DIRECTORY)
         guard let stream = fdopendir(listed) else {
             close(listed)
-            return nil
+            throw .notReadable(String(cString: strerror(errno)))
         }
         defer { closedir(stream) }
         var names: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = try withUnsafeBytes(of: entry.pointee.d_name) { (raw) throws(Unreadable) in
+                guard let text = String(validatingCString: raw.bindMemory(to: CChar.self).baseAddress!) else { throw .nameNotText }
+                return text
+            }
             guard name != ".", name != ".." else { continue }
-            guard (try? budget.spend(name.utf8.count + 32)) != nil else { return nil }
+            try budget.spend(name.utf8.count + 32)
             names.append(name)
         }
         return names.sorted()

@@ -28,10 +28,25 @@ package struct PAMCheck {
         let directory = tree.path("/etc/pam.d")
         let budget = PAMStackWalk.Budget()
         var unwalked: [String] = []
+        let names: [String]
+        do {
+            names = try tree.entries(of: "/etc/pam.d")
+        } catch .missing {
+            names = []
+        } catch {
+            outcome.findings.append(
+                DoctorFinding(
+                    id: "pam.unreadable", severity: .error, subject: "PAM", location: directory,
+                    message: "\(directory) \(error), so no PAM service is checked", fix: "rename what doctor cannot read, and run doctor as root"))
+            names = []
+        }
         // A name that is no regular file (a directory, a FIFO) loads no stack and is passed over.
-        for name in tree.entries(of: "/etc/pam.d") ?? [] where !name.hasPrefix(".") {
+        for name in names where !name.hasPrefix(".") {
             let stack = PAMStack(service: name, tree: tree)
-            guard !stack.codeEntries.isEmpty else { continue }
+            guard !stack.codeEntries.isEmpty else {
+                if stack.mayHideCode { outcome.findings += stack.problems }
+                continue
+            }
             outcome.services.append(name)
             outcome.findings += stack.problems + argumentFindings(stack)
             do {
@@ -42,7 +57,7 @@ package struct PAMCheck {
             }
         }
         if !unwalked.isEmpty { outcome.findings.append(walkLimit(unwalked, in: directory)) }
-        if outcome.services.isEmpty {
+        if outcome.services.isEmpty && outcome.findings.isEmpty {
             outcome.findings.append(
                 DoctorFinding(
                     id: "pam.unused", severity: .warning, subject: "PAM", location: directory,
@@ -65,33 +80,36 @@ package struct PAMCheck {
         }
     }
 
-    /// A wrong code, an unreachable daemon or a lockout, while every other module may succeed or
-    /// fail: any walk that still logs in shows where the code is skipped.
+    /// pam_totpd.so returned anything but success or ignore (which it returns only for an
+    /// account the admin exempts), while every other module may succeed or fail as its control
+    /// allows: any walk that still logs in shows where the code is skipped.
     private func skipFindings(_ stack: PAMStack, within budget: PAMStackWalk.Budget) throws(PAMStackWalk.BudgetSpent) -> [DoctorFinding] {
         let walk = PAMStackWalk(stack) { line in
-            if line.isCodeModule { return [.authErr, .authinfoUnavail, .maxtries] }
+            if line.isCodeModule { return line.control.distinctResults(Self.codeFailures) }
             switch line.moduleName {
             case "pam_permit.so": return [.success]
             // pam_rootok lets only root through, who needs no code.
             case "pam_deny.so", "pam_rootok.so": return [.authErr]
-            default: return [.success, .authErr]
+            // With a keyword, what no success or failure reaches no value reaches: ignore leaves
+            // the stack as it was, which a success can only improve on.
+            default: return line.control.distinctResults(line.control.isKeyword ? [.success, .authErr] : PAMControl.Result.allCases)
             }
         }
         guard let paths = try walk.paths(within: budget) else { return [tooComplex(stack)] }
+        // Many walks meet the same line: each finding is made once.
         var findings: [String: DoctorFinding] = [:]
         for path in paths where path.succeeded {
-            let finding: DoctorFinding
             if let line = path.skippedCodeAt, !path.ranCode {
-                finding = path.skippedByJump ? jumpOver(line, stack) : endsBefore(line, stack)
-            } else if let line = path.lastCodeLine {
-                finding = failureIgnored(line, stack)
-            } else {
-                continue
+                let key = (path.skippedByJump ? "jump " : "end ") + line.location
+                if findings[key] == nil { findings[key] = path.skippedByJump ? jumpOver(line, stack) : endsBefore(line, stack) }
+            } else if let line = path.lastCodeLine, findings["ignored " + line.location] == nil {
+                findings["ignored " + line.location] = failureIgnored(line, stack)
             }
-            findings[finding.id + (finding.location ?? "")] = finding
         }
         return findings.values.sorted { ($0.location ?? "", $0.id) < ($1.location ?? "", $1.id) }
     }
+
+    private static let codeFailures = PAMControl.Result.failures.filter { $0 != .ignore }
 
     private func endsBefore(_ line: PAMStack.Line, _ stack: PAMStack) -> DoctorFinding {
         DoctorFinding(
@@ -115,18 +133,25 @@ package struct PAMCheck {
             fix: "use `auth required pam_totpd.so` after the password, or as the last auth lines `auth [success=done ignore=ignore default=die] pam_totpd.so` then `auth required pam_permit.so`")
     }
 
-    /// Every first factor fails: whoever still reaches `unenrolled=enroll` sets up the second
-    /// factor of an account whose password they do not know.
+    /// Every first factor fails, in any way its control tells apart: whoever still reaches
+    /// `unenrolled=enroll` sets up the second factor of an account whose password they do not know.
     private func enrollmentFindings(_ stack: PAMStack, within budget: PAMStackWalk.Budget) throws(PAMStackWalk.BudgetSpent) -> [DoctorFinding] {
         guard stack.codeEntries.contains(where: { $0.line.arguments.contains("unenrolled=enroll") }) else { return [] }
         let walk = PAMStackWalk(stack) { line in
-            if line.moduleName == "pam_permit.so" { return [.success] }
-            return line.isCodeModule || Self.checkNothing.contains(line.moduleName) ? [.success, .authErr] : [.authErr]
+            switch line.moduleName {
+            case "pam_permit.so": return [.success]
+            case "pam_deny.so": return [.authErr]
+            default: break
+            }
+            // With a keyword, failures act alike but for ignore, which `requisite` passes over.
+            let failures = line.control.isKeyword ? [.authErr, .ignore] : PAMControl.Result.failures
+            let checksSomeone = !line.isCodeModule && !Self.checkNothing.contains(line.moduleName)
+            return line.control.distinctResults(checksSomeone ? failures : [.success] + failures)
         }
         guard let paths = try walk.paths(within: budget) else { return [tooComplex(stack)] }
         var findings: [String: DoctorFinding] = [:]
         for path in paths {
-            for (code, before) in path.reached where code.arguments.contains("unenrolled=enroll") {
+            for (code, before) in path.reached where code.arguments.contains("unenrolled=enroll") && findings[code.location] == nil {
                 let factors = before.filter { !$0.isCodeModule && !Self.checkNothing.contains($0.moduleName) }
                 // sshd's first factor is the key, when AuthenticationMethods asks for it first (SSHDCheck).
                 if factors.isEmpty && stack.service == "sshd" { continue }
@@ -151,7 +176,11 @@ package struct PAMCheck {
             fix: "check those services by hand, or run doctor on a tree with fewer services that run pam_totpd.so")
     }
 
+    /// A warning, not a note: a stack doctor cannot follow may well skip the code.
     private func tooComplex(_ stack: PAMStack) -> DoctorFinding {
-        DoctorFinding.skipped("pam.too-complex", subject: subject(stack), because: "the auth stack has too many ways through it to follow each", fix: "check it by hand")
+        DoctorFinding(
+            id: "pam.too-complex", severity: .warning, subject: subject(stack), location: tree.path("/etc/pam.d/" + stack.service),
+            message: "the auth stack of \(stack.service) has more than \(PAMStackWalk.maxPaths) ways through it: doctor did not check whether one of them skips the code",
+            fix: "check it by hand, or make fewer of its lines optional or sufficient")
     }
 }

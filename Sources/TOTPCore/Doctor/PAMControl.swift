@@ -1,32 +1,62 @@
 /// What libpam does with one module's return value: a control flag of a PAM configuration line
 /// (`required`, or `[success=done default=die]`), expanded as libpam's pam_handlers.c does.
 package struct PAMControl: Sendable, Equatable {
-    package enum Action: Sendable, Equatable {
+    package enum Action: Sendable, Hashable {
         case ignore, ok, done, bad, die, reset
         /// Skip this many of the following modules.
         case jump(Int)
     }
 
-    /// The return values doctor follows through a stack; every other one acts as `default`.
+    /// Every value a module may return, by the names a `[...]` control gives them
+    /// (`_pam_token_returns` of libpam's pam_tokens.h).
     package enum Result: String, Sendable, CaseIterable {
-        case success
-        case ignore
-        case authErr = "auth_err"
-        case authinfoUnavail = "authinfo_unavail"
-        case maxtries
-        case newAuthtokReqd = "new_authtok_reqd"
+        case success, openErr = "open_err", symbolErr = "symbol_err", serviceErr = "service_err", systemErr = "system_err"
+        case bufErr = "buf_err", permDenied = "perm_denied", authErr = "auth_err", credInsufficient = "cred_insufficient"
+        case authinfoUnavail = "authinfo_unavail", userUnknown = "user_unknown", maxtries, newAuthtokReqd = "new_authtok_reqd"
+        case acctExpired = "acct_expired", sessionErr = "session_err", credUnavail = "cred_unavail", credExpired = "cred_expired"
+        case credErr = "cred_err", noModuleData = "no_module_data", convErr = "conv_err", authtokErr = "authtok_err"
+        case authtokRecoverErr = "authtok_recover_err", authtokLockBusy = "authtok_lock_busy"
+        case authtokDisableAging = "authtok_disable_aging", tryAgain = "try_again", ignore, abort
+        case authtokExpired = "authtok_expired", moduleUnknown = "module_unknown", badItem = "bad_item"
+        case convAgain = "conv_again", incomplete
+
+        package static let failures = allCases.filter { $0 != .success }
+    }
+
+    /// Two results a walk must follow apart: what the control does with them, and for `ok` and
+    /// `done`, the only actions that record a result, whether it is success or ignore (which
+    /// records nothing).
+    private struct Behaviour: Hashable {
+        var action: Action
+        var recorded: Result?
+
+        init(_ action: Action, _ result: Result) {
+            self.action = action
+            let records = action == .ok || action == .done
+            recorded = records && (result == .success || result == .ignore) ? result : records ? .authErr : nil
+        }
     }
 
     /// The control as written, for messages.
     package let text: String
+    /// One of required, requisite, sufficient and optional, not a `[...]` of its own.
+    package let isKeyword: Bool
     private let actions: [Result: Action]
     private let defaultAction: Action
 
     package func action(for result: Result) -> Action { actions[result] ?? defaultAction }
 
+    /// One of `results` for each different thing this line does with them: the walk follows
+    /// one of those that act alike.
+    package func distinctResults(_ results: [Result]) -> [Result] {
+        var seen: Set<Behaviour> = []
+        return results.filter { seen.insert(Behaviour(action(for: $0), $0)).inserted }
+    }
+
     /// nil for a control libpam would not accept.
     package init?(_ text: String) {
         self.text = text
+        isKeyword = !text.hasPrefix("[")
         switch text {
         case "required": (actions, defaultAction) = ([.success: .ok, .newAuthtokReqd: .ok, .ignore: .ignore], .bad)
         case "requisite": (actions, defaultAction) = ([.success: .ok, .newAuthtokReqd: .ok, .ignore: .ignore], .die)
@@ -44,8 +74,10 @@ package struct PAMControl: Sendable, Equatable {
                     defaultAction = action
                 } else if let result = Result(rawValue: parts[0]) {
                     actions[result] = action
+                } else {
+                    // libpam makes every value of such a line bad; a typo is worth an error here.
+                    return nil
                 }
-                // Other return values (open_err, cred_err, …) never come from the modules here.
             }
             (self.actions, self.defaultAction) = (actions, defaultAction)
         }

@@ -16,8 +16,12 @@ package struct PAMStack: Sendable {
         package var location: String { "\(file):\(number)" }
         package var moduleName: String { module.split(separator: "/").last.map(String.init) ?? module }
         package var isCodeModule: Bool { moduleName == "pam_totpd.so" }
-        /// The `auth ...` text of the line, for messages.
-        package var text: String { (["auth", control.text, module] + arguments).joined(separator: " ") }
+        /// The `auth ...` text of the line, for messages: its first 200 characters, so that
+        /// a line of megabytes is not repeated in every finding that names it.
+        package var text: String {
+            let whole = (["auth", control.text, module] + arguments).joined(separator: " ")
+            return whole.count > 200 ? whole.prefix(200) + "…" : whole
+        }
     }
 
     package struct Entry: Sendable, Equatable {
@@ -30,6 +34,9 @@ package struct PAMStack: Sendable {
     package private(set) var entries: [Entry] = []
     /// Lines libpam could not use, and files it could not read.
     package private(set) var problems: [DoctorFinding] = []
+    /// Whether a file of it was read otherwise than libpam reads it, or not at all (it is no
+    /// missing file, and no directory in /etc/pam.d): a pam_totpd.so line may be there.
+    package private(set) var mayHideCode = false
     /// Set once the stack ran past maxEntries: nothing more is loaded.
     private var isTruncated = false
 
@@ -61,15 +68,26 @@ package struct PAMStack: Sendable {
         } catch .missing {
             problem("pam.include-missing", at: from, "\(path) does not exist, so libpam fails every login of service \(service)", fix: "create \(path) or remove the line that includes it")
             return
+        } catch .notARegularFile where from == nil {
+            return
         } catch {
             // Past the run's read limit every later file fails alike: one finding says so.
             isTruncated = error == .readLimitReached
+            mayHideCode = true
             problem(
                 "pam.unreadable", at: from, "\(path) \(error), so the stack of service \(service) is not checked past it",
                 fix: "make \(path) a regular file that root can read, included once")
             return
         }
-        for (number, line) in Self.logicalLines(text) {
+        let (lines, overlong) = Self.logicalLines(text)
+        if let overlong {
+            mayHideCode = true
+            problem(
+                "pam.line-too-long", at: "\(path):\(overlong)",
+                "libpam reads a line in pieces of at most \(Self.lineBuffer - 1) bytes and takes the rest as another line, or stops reading the file, so service \(service) does not run this file as it is written",
+                fix: "keep each line, with the lines a backslash joins to it, under \(Self.lineBuffer - 1) bytes")
+        }
+        for (number, line) in lines {
             guard !isTruncated else { return }
             guard entries.count <= Self.maxEntries else {
                 isTruncated = true
@@ -115,48 +133,86 @@ package struct PAMStack: Sendable {
 
     private static func includedFile(_ name: String) -> String { name.hasPrefix("/") ? name : "/etc/pam.d/" + name }
 
-    /// Lines as libpam assembles them: `#` starts a comment wherever it stands, and a backslash
-    /// that then ends the line continues it on the next. Each comes with the number of its first line.
-    static func logicalLines(_ text: String) -> [(Int, String)] {
-        var result: [(Int, String)] = []
-        var pending = ""
-        var start = 0
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if pending.isEmpty { start = index + 1 }
-            var line = Substring(raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-            while line.last?.isWhitespace == true { line = line.dropLast() }
-            if line.hasSuffix("\\") {
-                pending += line.dropLast() + " "
-                continue
+    /// libpam 1.5 (Debian 12) assembles a line in a buffer of this many bytes, and reads the
+    /// file with fgets into what is left of it.
+    static let lineBuffer = 1024
+
+    /// A file's lines as libpam 1.5 assembles them (_pam_assemble_line in pam_handlers.c), byte
+    /// by byte: blank and comment lines are passed over, `#` ends a line wherever it stands, a
+    /// backslash that then ends it continues it on the next; each comes with the number of its
+    /// first line. `overlong` is the first line that did not fit the buffer: fgets cut it, and
+    /// libpam took the rest as another line, or stopped reading the file there.
+    static func logicalLines(_ text: String) -> (lines: [(Int, String)], overlong: Int?) {
+        let bytes = Array(text.utf8)
+        let blank: Set<UInt8> = [0x20, 0x0A, 0x09]
+        var lines: [(Int, String)] = []
+        var position = 0
+        var number = 1
+        var overlong: Int?
+        assembling: while true {
+            var line: [UInt8] = []
+            var first: Int?
+            while true {
+                let room = lineBuffer - line.count
+                guard room > 1, position < bytes.count else {
+                    if room <= 1 { overlong = overlong ?? number }
+                    // A backslash on the last line leaves it incomplete, and libpam drops it.
+                    break assembling
+                }
+                // fgets: at most room - 1 bytes, through the first newline.
+                let end = bytes[position..<min(bytes.count, position + room - 1)].firstIndex(of: 0x0A).map { $0 + 1 } ?? min(bytes.count, position + room - 1)
+                var piece = bytes[position..<end]
+                position = end
+                let pieceNumber = number
+                if piece.last == 0x0A {
+                    number += 1
+                } else if position < bytes.count {
+                    overlong = overlong ?? pieceNumber
+                }
+                // C strings: what follows a NUL is not seen.
+                if let nul = piece.firstIndex(of: 0) { piece = piece[..<nul] }
+                guard let start = piece.firstIndex(where: { !blank.contains($0) }), piece[start] != 0x23 else { continue }
+                first = first ?? pieceNumber
+                if let hash = piece[start...].firstIndex(of: 0x23) {
+                    line += piece[start..<hash]
+                    break
+                }
+                if let last = piece[start...].lastIndex(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A }), piece[last] == 0x5C {
+                    line += piece[start..<last] + [0x20]
+                    continue
+                }
+                line += piece[start...]
+                break
             }
-            result.append((start, pending + line))
-            pending = ""
+            lines.append((first ?? number, String(decoding: line, as: UTF8.self)))
         }
-        return result
+        return (lines, overlong)
     }
 
-    /// Words split at white space, but a word that starts with `[` runs to the next `]` not
-    /// written `\]`, spaces and all: the control `[success=done default=die]` and an argument
-    /// such as `[prompt=Your code: ]`.
+    /// Words as libpam's _pam_StrTok splits them, at space, tab and newline bytes, but a word
+    /// that starts with `[` runs to the next `]` not written `\]`, spaces and all: the control
+    /// `[success=done default=die]` and an argument such as `[prompt=Your code: ]`.
     static func tokens(_ line: String) -> [String] {
         var tokens: [String] = []
-        var current = ""
-        var inBracket = false
-        var previous: Character?
-        for character in line {
-            if inBracket {
-                current.append(character)
-                if character == "]" && previous != "\\" { inBracket = false }
-            } else if character.isWhitespace {
-                if !current.isEmpty { tokens.append(current) }
-                current = ""
+        var current: [UInt8] = []
+        var bytes = Array(line.utf8)[...]
+        while let byte = bytes.popFirst() {
+            if byte == 0x5B && current.isEmpty {
+                current.append(byte)
+                while let inside = bytes.popFirst() {
+                    current.append(inside)
+                    if inside == 0x5D && current.dropLast().last != 0x5C { break }
+                }
+                tokens.append(String(decoding: current, as: UTF8.self))
+                current = []
+            } else if byte == 0x20 || byte == 0x09 || byte == 0x0A {
+                if !current.isEmpty { tokens.append(String(decoding: current, as: UTF8.self)) }
+                current = []
             } else {
-                if current.isEmpty && character == "[" { inBracket = true }
-                current.append(character)
+                current.append(byte)
             }
-            previous = character
         }
-        if !current.isEmpty { tokens.append(current) }
+        if !current.isEmpty { tokens.append(String(decoding: current, as: UTF8.self)) }
         return tokens
     }
 

@@ -49,7 +49,7 @@ package struct PAMStackWalk {
     }
 
     /// Stacks are a few dozen lines, but each module with two outcomes doubles the walks.
-    private static let maxPaths = 100_000
+    package static let maxPaths = 100_000
 
     private let entries: [PAMStack.Entry]
     private let results: (PAMStack.Line) -> [PAMControl.Result]

@@ -54,31 +54,46 @@ package struct SSHDConfiguration {
         let text: String
         do {
             text = try tree.read(file)
+        } catch .missing where depth > 0 {
+            // sshd passes over an Include that names no file.
+            return
         } catch {
-            if depth == 0 {
-                problems.append(
-                    DoctorFinding.skipped(
-                        "sshd.no-configuration", subject: "sshd", because: "\(tree.path(file)) \(error), so sshd's settings are unknown",
-                        fix: "run doctor as root, or check UsePAM, KbdInteractiveAuthentication and AuthenticationMethods by hand"))
-            }
+            let path = tree.path(file)
+            problems.append(
+                depth == 0 && error == .missing
+                    ? DoctorFinding.skipped(
+                        "sshd.no-configuration", subject: "sshd", because: "\(path) \(error), so sshd's settings are unknown",
+                        fix: "check UsePAM, KbdInteractiveAuthentication and AuthenticationMethods by hand")
+                    : unreadable(at: path, "\(path) \(error)"))
             return
         }
         var inMatch = false
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+        // sshd reads bytes: lines end at a newline, words at space, tab or carriage return.
+        let blank = { (scalar: Unicode.Scalar) in scalar == " " || scalar == "\t" || scalar == "\r" }
+        let string = { (scalars: Substring.UnicodeScalarView) in String(String.UnicodeScalarView(scalars)) }
+        for (index, raw) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            guard let start = raw.firstIndex(where: { !blank($0) }), raw[start] != "#", let end = raw.lastIndex(where: { !blank($0) }) else { continue }
+            let line = raw[start...end]
+            let location = "\(tree.path(file)):\(index + 1)"
             // "Keyword value" or "Keyword=value".
-            let separator = line.firstIndex { $0 == "=" || $0.isWhitespace } ?? line.endIndex
-            let keyword = line[..<separator].lowercased()
-            let value = line[separator...].drop { $0 == "=" || $0.isWhitespace }.trimmingCharacters(in: .whitespaces)
+            let separator = line.firstIndex { $0 == "=" || blank($0) } ?? line.endIndex
+            let keyword = string(line[..<separator]).lowercased()
+            let rest = line[separator...].drop { $0 == "=" || blank($0) }
             switch keyword {
-            case "match": inMatch = value.lowercased() != "all"
+            case "match": inMatch = string(rest).lowercased() != "all"
             case _ where inMatch: continue
             case "include":
-                for pattern in value.split(whereSeparator: \.isWhitespace) {
-                    guard let files = Self.expand(String(pattern), tree: tree) else {
+                for pattern in rest.split(whereSeparator: blank) {
+                    let files: [String]?
+                    do {
+                        files = try Self.expand(string(pattern), tree: tree)
+                    } catch {
+                        problems.append(unreadable(at: location, "a directory this Include lists \(error)"))
+                        continue
+                    }
+                    guard let files else {
                         includeLimit(
-                            at: "\(tree.path(file)):\(index + 1)", "an Include pattern is longer than \(PATH_MAX) bytes or matches more than \(Self.maxMatches) paths",
+                            at: location, "an Include pattern is longer than \(PATH_MAX) bytes or matches more than \(Self.maxMatches) paths",
                             fix: "name the files to include with a shorter pattern")
                         continue
                     }
@@ -86,10 +101,18 @@ package struct SSHDConfiguration {
                 }
             default:
                 if settings[keyword] == nil {
-                    settings[keyword] = Setting(value: value, location: "\(tree.path(file)):\(index + 1)", order: settings.count)
+                    settings[keyword] = Setting(value: string(rest), location: location, order: settings.count)
                 }
             }
         }
+    }
+
+    /// A warning, not a note: what doctor could not read may let a key alone in.
+    private func unreadable(at location: String, _ what: String) -> DoctorFinding {
+        DoctorFinding(
+            id: "sshd.unreadable", severity: .warning, subject: "sshd", location: location,
+            message: "\(what), so the sshd settings in it are not checked",
+            fix: "make it a regular UTF-8 file of at most \(HostTree.maxFileSize >> 20) MiB that root can read, or check UsePAM, KbdInteractiveAuthentication and AuthenticationMethods by hand")
     }
 
     private mutating func includeLimit(at location: String, _ what: String, fix: String) {
@@ -102,8 +125,9 @@ package struct SSHDConfiguration {
     /// An Include's files in the order sshd reads them: a relative pattern is taken from
     /// /etc/ssh, and a glob's matches (`*`, `?`, `[...]` in any component, as glob(3) takes
     /// them) are sorted. Names are listed through the tree, so a link cannot lead out of it.
-    /// nil when the pattern is longer than a path may be or matches too much to follow.
-    private static func expand(_ pattern: String, tree: HostTree) -> [String]? {
+    /// nil when the pattern is longer than a path may be or matches too much to follow; throws
+    /// when a directory it lists cannot be read.
+    private static func expand(_ pattern: String, tree: HostTree) throws(HostTree.Unreadable) -> [String]? {
         let hostPattern = pattern.hasPrefix("/") ? pattern : "/etc/ssh/" + pattern
         guard hostPattern.utf8.count <= PATH_MAX else { return nil }
         // glob(3) follows no path longer than PATH_MAX, nor does sshd read one.
@@ -116,7 +140,13 @@ package struct SSHDConfiguration {
             }
             var matches: [String] = []
             for base in paths {
-                for name in tree.entries(of: base.isEmpty ? "/" : base) ?? [] where fnmatch(component, name, FNM_PERIOD) == 0 && fits(base + "/" + name) {
+                let names: [String]
+                do {
+                    names = try tree.entries(of: base.isEmpty ? "/" : base)
+                } catch .missing {
+                    continue
+                }
+                for name in names where fnmatch(component, name, FNM_PERIOD) == 0 && fits(base + "/" + name) {
                     guard matches.count < maxMatches else { return nil }
                     matches.append(base + "/" + name)
                 }

@@ -26,7 +26,7 @@ struct Doctor: AsyncParsableCommand {
         // Asked of the tree as opened, not of the path beforehand, which may change in between.
         if let problem = tree.rootProblem { throw ValidationError("--root \(tree.root) \(problem)") }
         let findings = await TOTPCore.Doctor(tree: tree, configurationPath: config, socketPath: connection.namedSocket).run()
-        print(json ? try OutputFormat.json(Report(root: tree.root, findings: findings)) : Self.text(findings))
+        print(json ? try OutputFormat.json(Report(root: tree.root, findings: findings.map(Self.printable))) : Self.text(findings))
         throw ExitCode(TOTPCore.Doctor.exitStatus(findings))
     }
 
@@ -59,6 +59,15 @@ struct Doctor: AsyncParsableCommand {
             ? "No problems found (\(report.notes) notes)."
             : "\(report.errors) errors, \(report.warnings) warnings, \(report.notes) notes."
         return (lines + [summary]).joined(separator: "\n\n")
+    }
+
+    /// JSON escapes only what is below U+0020: a report piped to a terminal must not carry
+    /// C1 controls or bidirectional overrides either.
+    private static func printable(_ finding: DoctorFinding) -> DoctorFinding {
+        var shown = finding
+        (shown.subject, shown.message, shown.fix) = (printable(finding.subject), printable(finding.message), printable(finding.fix))
+        shown.location = finding.location.map(printable)
+        return shown
     }
 
     /// Findings quote configuration files and account names: nothing in them reaches the terminal as a control character.
