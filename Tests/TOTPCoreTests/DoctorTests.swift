@@ -134,6 +134,35 @@ private final class DoctorTree {
             what: "a combining mark does not hide the comment sign",
             files: ["/etc/pam.d/sudo": "@include common-auth #\u{301} \\\nauth sufficient pam_permit.so\nauth required pam_totpd.so\n"],
             id: "pam.sufficient-before-code", location: "/etc/pam.d/sudo:2", fix: "requisite"),
+        // The forms libpam takes that a reader of pam.conf(5) might not.
+        Breakage(
+            what: "@Include in capitals",
+            files: ["/etc/pam.d/sudo": "@Include evil\nauth required pam_totpd.so\n", "/etc/pam.d/evil": "auth sufficient pam_permit.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/evil:1", fix: "requisite"),
+        Breakage(
+            what: "-@include",
+            files: ["/etc/pam.d/sudo": "-@include evil\nauth required pam_totpd.so\n", "/etc/pam.d/evil": "auth sufficient pam_permit.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/evil:1", fix: "requisite"),
+        Breakage(
+            what: "the first of two defaults",
+            files: ["/etc/pam.d/sudo": "auth required pam_permit.so\nauth [success=ok default=1 default=die] pam_deny.so\nauth required pam_totpd.so\n"],
+            id: "pam.jump-over-code", location: "/etc/pam.d/sudo:2", fix: "lower the jump"),
+        Breakage(
+            what: "pam_rootok under sshd, which runs PAM as root",
+            files: ["/etc/pam.d/sshd": "auth sufficient pam_rootok.so\n@include common-auth\nauth required pam_totpd.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/sshd:1", fix: "requisite"),
+        Breakage(
+            what: "pam_succeed_if is no first factor",
+            files: ["/etc/pam.d/sudo": "auth [success=ok default=die] pam_succeed_if.so uid >= 1000 quiet\nauth required pam_totpd.so unenrolled=enroll\n"],
+            id: "pam.enroll-without-first-factor", location: "/etc/pam.d/sudo:2", fix: "requisite"),
+        Breakage(
+            what: "Match all with a comment applies to every login",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\nMatch all # everyone\nAuthenticationMethods publickey\n"],
+            id: "sshd.authentication-methods", location: "/etc/ssh/sshd_config.d/totpd.conf:5", fix: "keyboard-interactive"),
+        Breakage(
+            what: "a Match block that lets some logins in with a key alone",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\nMatch User alice\n  AuthenticationMethods publickey\n"],
+            id: "sshd.match-override", location: "/etc/ssh/sshd_config.d/totpd.conf:5", fix: "sshd -T -C"),
         Breakage(
             what: "a stack too complex to follow is a warning",
             files: ["/etc/pam.d/sudo": "@include common-auth\n" + String(repeating: "auth optional pam_env.so\n", count: 17) + "auth required pam_totpd.so\n"],
@@ -206,9 +235,9 @@ private final class DoctorTree {
         try host.write("/etc/ssh/sshd_config", "Include sshd_config.d/*.conf\nKbdInteractiveAuthentication yes\n")
         try host.write("/etc/ssh/sshd_config.d/00-vendor.conf", "KbdInteractiveAuthentication no\n")
         await expectOnly("sshd.keyboard-interactive", at: "/etc/ssh/sshd_config.d/00-vendor.conf:1", fixMentions: "KbdInteractiveAuthentication yes", in: host)
-        // Lines in a Match block apply to some logins only and are not taken.
+        // Lines in a Match block apply to some logins only: not taken, but named.
         try host.write("/etc/ssh/sshd_config.d/00-vendor.conf", "Match User backup\n  KbdInteractiveAuthentication no\n")
-        #expect(await host.problems() == [])
+        await expectOnly("sshd.match-override", at: "/etc/ssh/sshd_config.d/00-vendor.conf:2", fixMentions: "sshd -T -C", in: host)
     }
 
     @Test func aWorldWritableConfiguration() async throws {
@@ -377,6 +406,23 @@ private final class DoctorTree {
         #expect(limits.first?.message.contains(" more: ") == true, "\(limits)")
         // The services walked before the budget ran out keep their findings.
         #expect(problems.contains { $0.id == "pam.enroll-without-first-factor" && $0.subject == "PAM service many0" })
+    }
+
+    /// libpam takes a line of a type it does not know as an auth line that always fails, and
+    /// follows its control; su, run by the user, lets root alone through pam_rootok.
+    @Test func linesOfNoKnownTypeAndRootokWhereTheUserRunsPAM() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/pam.d/sudo", "auth required pam_permit.so\nxauth [default=1] pam_permit.so\nauth required pam_totpd.so\n")
+        let problems = await host.problems()
+        #expect(problems.map(\.id) == ["pam.syntax", "pam.jump-over-code"], "\(problems)")
+        #expect(problems.allSatisfy { $0.location == host.root + "/etc/pam.d/sudo:2" })
+
+        try host.write("/etc/pam.d/sudo", "--auth sufficient pam_permit.so\nauth required pam_totpd.so\n")
+        #expect(await host.problems().map(\.id) == ["pam.syntax"])
+
+        try host.write("/etc/pam.d/sudo", try String(contentsOfFile: DoctorTree.repository.path + "/config/pam.d/sudo", encoding: .utf8))
+        try host.write("/etc/pam.d/su", "auth sufficient pam_rootok.so\n@include common-auth\nauth required pam_totpd.so\n")
+        #expect(await host.problems() == [])
     }
 
     /// libpam 1.5 reads 1023 bytes of a line at a time: the rest is another line, which doctor

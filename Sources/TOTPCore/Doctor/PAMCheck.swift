@@ -15,13 +15,22 @@ package struct PAMCheck {
         self.tree = tree
     }
 
-    /// Modules that check nothing about who logs in: they are no first factor.
-    private static let checkNothing: Set<String> = [
-        "pam_permit.so", "pam_env.so", "pam_faildelay.so", "pam_echo.so", "pam_motd.so", "pam_warn.so", "pam_keyinit.so",
-        "pam_group.so", "pam_cap.so", "pam_mail.so", "pam_lastlog.so", "pam_gnome_keyring.so", "pam_kwallet5.so",
-        "pam_systemd.so", "pam_loginuid.so", "pam_umask.so", "pam_limits.so", "pam_nologin.so", "pam_securetty.so",
-        "pam_shells.so",
+    /// Modules that check what the person logging in knows or has: first factors. Every other
+    /// module (pam_succeed_if, pam_access, pam_env, …) checks nothing a stranger lacks.
+    private static let firstFactors: Set<String> = [
+        "pam_unix.so", "pam_sss.so", "pam_krb5.so", "pam_ldap.so", "pam_winbind.so", "pam_systemd_home.so", "pam_u2f.so",
+        "pam_yubico.so", "pam_google_authenticator.so", "pam_oath.so", "pam_ssh_agent_auth.so", "pam_fprintd.so", "pam_pkcs11.so",
+        "pam_p11.so", "pam_radius_auth.so", "pam_tacplus.so", "pam_userdb.so", "pam_pwdfile.so",
     ]
+
+    /// Services whose program runs PAM as the user who asks: there pam_rootok succeeds for root
+    /// alone, who needs no code. Daemons such as sshd and login run PAM as root, where it
+    /// succeeds for everyone.
+    private static let runByTheUser: Set<String> = ["su", "su-l", "sudo", "sudo-i", "chfn", "chsh", "passwd", "newgrp", "polkit-1"]
+
+    private static func isFirstFactor(_ line: PAMStack.Line, in stack: PAMStack) -> Bool {
+        firstFactors.contains(line.moduleName) || (line.moduleName == "pam_rootok.so" && runByTheUser.contains(stack.service))
+    }
 
     package func run() -> Outcome {
         var outcome = Outcome()
@@ -85,11 +94,12 @@ package struct PAMCheck {
     /// allows: any walk that still logs in shows where the code is skipped.
     private func skipFindings(_ stack: PAMStack, within budget: PAMStackWalk.Budget) throws(PAMStackWalk.BudgetSpent) -> [DoctorFinding] {
         let walk = PAMStackWalk(stack) { line in
+            if line.mustFail { return [.permDenied] }
             if line.isCodeModule { return line.control.distinctResults(Self.codeFailures) }
             switch line.moduleName {
             case "pam_permit.so": return [.success]
-            // pam_rootok lets only root through, who needs no code.
-            case "pam_deny.so", "pam_rootok.so": return [.authErr]
+            case "pam_deny.so": return [.authErr]
+            case "pam_rootok.so" where Self.runByTheUser.contains(stack.service): return [.authErr]
             // With a keyword, what no success or failure reaches no value reaches: ignore leaves
             // the stack as it was, which a success can only improve on.
             default: return line.control.distinctResults(line.control.isKeyword ? [.success, .authErr] : PAMControl.Result.allCases)
@@ -133,11 +143,13 @@ package struct PAMCheck {
             fix: "use `auth required pam_totpd.so` after the password, or as the last auth lines `auth [success=done ignore=ignore default=die] pam_totpd.so` then `auth required pam_permit.so`")
     }
 
-    /// Every first factor fails, in any way its control tells apart: whoever still reaches
+    /// Every first factor fails, in any way its control tells apart, and every other module may
+    /// succeed: whoever still reaches
     /// `unenrolled=enroll` sets up the second factor of an account whose password they do not know.
     private func enrollmentFindings(_ stack: PAMStack, within budget: PAMStackWalk.Budget) throws(PAMStackWalk.BudgetSpent) -> [DoctorFinding] {
         guard stack.codeEntries.contains(where: { $0.line.arguments.contains("unenrolled=enroll") }) else { return [] }
         let walk = PAMStackWalk(stack) { line in
+            if line.mustFail { return [.permDenied] }
             switch line.moduleName {
             case "pam_permit.so": return [.success]
             case "pam_deny.so": return [.authErr]
@@ -145,14 +157,13 @@ package struct PAMCheck {
             }
             // With a keyword, failures act alike but for ignore, which `requisite` passes over.
             let failures = line.control.isKeyword ? [.authErr, .ignore] : PAMControl.Result.failures
-            let checksSomeone = !line.isCodeModule && !Self.checkNothing.contains(line.moduleName)
-            return line.control.distinctResults(checksSomeone ? failures : [.success] + failures)
+            return line.control.distinctResults(Self.isFirstFactor(line, in: stack) ? failures : [.success] + failures)
         }
         guard let paths = try walk.paths(within: budget) else { return [tooComplex(stack)] }
         var findings: [String: DoctorFinding] = [:]
         for path in paths {
             for (code, before) in path.reached where code.arguments.contains("unenrolled=enroll") && findings[code.location] == nil {
-                let factors = before.filter { !$0.isCodeModule && !Self.checkNothing.contains($0.moduleName) }
+                let factors = before.filter { Self.isFirstFactor($0, in: stack) }
                 // sshd's first factor is the key, when AuthenticationMethods asks for it first (SSHDCheck).
                 if factors.isEmpty && stack.service == "sshd" { continue }
                 let why =

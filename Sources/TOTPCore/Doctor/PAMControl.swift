@@ -65,13 +65,14 @@ package struct PAMControl: Sendable, Equatable {
         default:
             guard text.hasPrefix("["), text.hasSuffix("]") else { return nil }
             var actions: [Result: Action] = [:]
-            // Values a bracket leaves out are `bad`, unless it names a default.
-            var defaultAction = Action.bad
+            // Values a bracket leaves out are `bad`, unless it names a default. libpam takes the
+            // last of a value named twice, but the first default: each fills what is unset.
+            var defaultAction: Action?
             for pair in text.dropFirst().dropLast().split(whereSeparator: \.isWhitespace) {
                 let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                 guard parts.count == 2, let action = Self.action(named: parts[1]) else { return nil }
                 if parts[0] == "default" {
-                    defaultAction = action
+                    defaultAction = defaultAction ?? action
                 } else if let result = Result(rawValue: parts[0]) {
                     actions[result] = action
                 } else {
@@ -79,7 +80,7 @@ package struct PAMControl: Sendable, Equatable {
                     return nil
                 }
             }
-            (self.actions, self.defaultAction) = (actions, defaultAction)
+            (self.actions, self.defaultAction) = (actions, defaultAction ?? .bad)
         }
     }
 

@@ -12,10 +12,13 @@ package struct PAMStack: Sendable {
         /// The module path, or for a substack the file it names.
         package var module: String
         package var arguments: [String]
+        /// A line of a type libpam does not know: it is taken as an auth line whose module is
+        /// never called and always returns PAM_PERM_DENIED.
+        package var mustFail = false
 
         package var location: String { "\(file):\(number)" }
         package var moduleName: String { module.split(separator: "/").last.map(String.init) ?? module }
-        package var isCodeModule: Bool { moduleName == "pam_totpd.so" }
+        package var isCodeModule: Bool { moduleName == "pam_totpd.so" && !mustFail }
         /// The `auth ...` text of the line, for messages: its first 200 characters, so that
         /// a line of megabytes is not repeated in every finding that names it.
         package var text: String {
@@ -99,7 +102,9 @@ package struct PAMStack: Sendable {
             let tokens = Self.tokens(line)
             guard let first = tokens.first else { continue }
             let location = "\(path):\(number)"
-            if first == "@include" {
+            // One leading dash only silences a missing module; the line works the same.
+            let type = (first.hasPrefix("-") ? String(first.dropFirst()) : first).lowercased()
+            if type == "@include" {
                 guard tokens.count == 2 else {
                     problem("pam.syntax", at: location, "@include takes one file name", fix: "write @include FILE")
                     continue
@@ -107,8 +112,13 @@ package struct PAMStack: Sendable {
                 load(file: Self.includedFile(tokens[1]), tree: tree, level: level, depth: depth + 1, from: location)
                 continue
             }
-            // A leading dash only silences a missing module; the line works the same.
-            guard first.drop(while: { $0 == "-" }).lowercased() == "auth" else { continue }
+            guard !["account", "session", "password"].contains(type) else { continue }
+            let mustFail = type != "auth"
+            if mustFail {
+                problem(
+                    "pam.syntax", at: location, "libpam knows no type `\(first)`: it takes the line as an auth line that always fails, and follows its control",
+                    fix: "write auth, account, session or password, or remove the line")
+            }
             let controlText = tokens.count >= 3 ? tokens[1].lowercased() : ""
             if controlText == "include" {
                 load(file: Self.includedFile(tokens[2]), tree: tree, level: level, depth: depth + 1, from: location)
@@ -119,7 +129,8 @@ package struct PAMStack: Sendable {
                 problem("pam.syntax", at: location, "libpam cannot read this line: \(line)", fix: "write TYPE CONTROL MODULE [ARGUMENTS], see pam.conf(5)")
                 continue
             }
-            let entry = Line(file: path, number: number, control: control, module: tokens[2], arguments: tokens.dropFirst(3).map(Self.argument))
+            let entry = Line(
+                file: path, number: number, control: control, module: tokens[2], arguments: tokens.dropFirst(3).map(Self.argument), mustFail: mustFail && controlText != "substack")
             entries.append(Entry(line: entry, level: level, isSubstack: controlText == "substack"))
             if controlText == "substack" {
                 load(file: Self.includedFile(tokens[2]), tree: tree, level: level + 1, depth: depth + 1, from: location)

@@ -14,7 +14,8 @@ package struct SSHDCheck {
         guard tree.isLiveSystem, let sshd = ["/usr/sbin/sshd", "/usr/local/sbin/sshd"].first(where: FileManager.default.isExecutableFile)
         else { return (SSHDConfiguration(tree: tree), []) }
         let result = HostCommand.run(sshd, ["-T"])
-        if let result, result.status == 0 { return (SSHDConfiguration(effective: result.output), []) }
+        // `sshd -T` without -C leaves Match blocks out too: the files say where they change something.
+        if let result, result.status == 0 { return (SSHDConfiguration(effective: result.output), SSHDConfiguration(tree: tree).matchOverrides) }
         let note = DoctorFinding.skipped(
             "sshd.effective-unavailable", subject: "sshd",
             because: "`\(sshd) -T` did not answer (\(result?.errorSummary ?? "it could not run")); sshd_config and its Include files were read instead",
@@ -23,8 +24,8 @@ package struct SSHDCheck {
     }
 
     package func run() -> [DoctorFinding] {
-        var findings = configuration.problems
-        guard findings.isEmpty else { return findings }
+        var findings = configuration.problems + configuration.matchOverrides
+        guard configuration.problems.isEmpty else { return findings }
         if let finding = require("UsePAM", default: "no", "UsePAM yes", because: "sshd does not run PAM at all, so no ssh login asks for the code") {
             findings.append(finding)
         }

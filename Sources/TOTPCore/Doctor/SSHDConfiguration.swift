@@ -2,7 +2,9 @@ import Foundation
 
 /// The sshd settings doctor needs, as sshd takes them: from `sshd -T` on the running system, or
 /// read from sshd_config and the files it `Include`s, in order, where the first value of a
-/// keyword wins. `Match` blocks apply only to some logins; their lines are not taken.
+/// keyword wins. A `Match all` block's values override those outside Match blocks, as sshd
+/// applies a matching block over the main settings; other `Match` blocks apply to some logins
+/// only, and a warning names what they change.
 package struct SSHDConfiguration {
     package struct Setting: Sendable, Equatable {
         package var value: String
@@ -14,7 +16,11 @@ package struct SSHDConfiguration {
 
     /// Keywords in lower case, as sshd compares them.
     package private(set) var settings: [String: Setting] = [:]
+    /// What `Match all` blocks set, first value winning among them.
+    private var matchingAll: [String: Setting] = [:]
     package private(set) var problems: [DoctorFinding] = []
+    /// Settings that Match blocks change for some logins, which doctor does not follow.
+    package private(set) var matchOverrides: [DoctorFinding] = []
     /// Where the settings came from, for messages: `sshd -T` or the main file.
     package let source: String
 
@@ -42,9 +48,10 @@ package struct SSHDConfiguration {
     static let maxMatches = 4096
     private var filesRead = 0
 
-    package subscript(_ keyword: String) -> Setting? { settings[keyword.lowercased()] }
+    package subscript(_ keyword: String) -> Setting? { matchingAll[keyword.lowercased()] ?? settings[keyword.lowercased()] }
 
-    private mutating func read(_ file: String, tree: HostTree, depth: Int) {
+    /// `block`: the Match block the Include that names the file stands in, as for matchesAll.
+    private mutating func read(_ file: String, tree: HostTree, depth: Int, in block: Bool? = nil) {
         guard depth < 16, filesRead <= Self.maxFiles else { return }
         filesRead += 1
         guard filesRead <= Self.maxFiles else {
@@ -67,26 +74,23 @@ package struct SSHDConfiguration {
                     : unreadable(at: path, "\(path) \(error)"))
             return
         }
-        var inMatch = false
-        // sshd reads bytes: lines end at a newline, words at space, tab or carriage return.
-        let blank = { (scalar: Unicode.Scalar) in scalar == " " || scalar == "\t" || scalar == "\r" }
-        let string = { (scalars: Substring.UnicodeScalarView) in String(String.UnicodeScalarView(scalars)) }
+        // nil outside Match blocks, else whether the block matches every login; a Match in an
+        // included file ends with it.
+        var matchesAll = block
         for (index, raw) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            guard let start = raw.firstIndex(where: { !blank($0) }), raw[start] != "#", let end = raw.lastIndex(where: { !blank($0) }) else { continue }
-            let line = raw[start...end]
+            guard let start = raw.firstIndex(where: { !Self.isBlank($0) }), raw[start] != "#" else { continue }
+            let line = raw[start...]
             let location = "\(tree.path(file)):\(index + 1)"
             // "Keyword value" or "Keyword=value".
-            let separator = line.firstIndex { $0 == "=" || blank($0) } ?? line.endIndex
-            let keyword = string(line[..<separator]).lowercased()
-            let rest = line[separator...].drop { $0 == "=" || blank($0) }
+            let separator = line.firstIndex { $0 == "=" || Self.isBlank($0) } ?? line.endIndex
+            let keyword = String(String.UnicodeScalarView(line[..<separator])).lowercased()
+            let words = Self.words(line[separator...].drop { $0 == "=" || Self.isBlank($0) })
             switch keyword {
-            case "match": inMatch = string(rest).lowercased() != "all"
-            case _ where inMatch: continue
             case "include":
-                for pattern in rest.split(whereSeparator: blank) {
+                for pattern in words {
                     let files: [String]?
                     do {
-                        files = try Self.expand(string(pattern), tree: tree)
+                        files = try Self.expand(pattern, tree: tree)
                     } catch {
                         problems.append(unreadable(at: location, "a directory this Include lists \(error)"))
                         continue
@@ -97,14 +101,68 @@ package struct SSHDConfiguration {
                             fix: "name the files to include with a shorter pattern")
                         continue
                     }
-                    for included in files { read(included, tree: tree, depth: depth + 1) }
+                    for included in files { read(included, tree: tree, depth: depth + 1, in: matchesAll) }
+                }
+            case "match": matchesAll = words.first?.lowercased() == "all"
+            case _ where matchesAll == true:
+                if matchingAll[keyword] == nil {
+                    matchingAll[keyword] = Setting(value: words.joined(separator: " "), location: location, order: settings.count + matchingAll.count)
+                }
+            case _ where matchesAll == false:
+                if Self.overriddenInMatch.contains(keyword) {
+                    matchOverrides.append(
+                        DoctorFinding(
+                            id: "sshd.match-override", severity: .warning, subject: "sshd", location: location,
+                            message: "a Match block sets \(keyword) for some logins, which doctor does not follow: it checks what applies to every login",
+                            fix: "check that those logins still need the code: sshd -T -C user=NAME,host=HOST,addr=ADDRESS"))
                 }
             default:
                 if settings[keyword] == nil {
-                    settings[keyword] = Setting(value: string(rest), location: location, order: settings.count)
+                    settings[keyword] = Setting(value: words.joined(separator: " "), location: location, order: settings.count + matchingAll.count)
                 }
             }
         }
+    }
+
+    /// Settings a Match block can use to let some logins in without the code.
+    private static let overriddenInMatch: Set<String> = ["authenticationmethods", "kbdinteractiveauthentication", "challengeresponseauthentication"]
+
+    private static func isBlank(_ scalar: Unicode.Scalar) -> Bool { scalar == " " || scalar == "\t" || scalar == "\r" || scalar == "\u{0C}" }
+
+    /// A line's arguments as sshd's argv_split takes them: words at blanks, '…' and "…" quoting,
+    /// a backslash escaping a quote, a backslash or a space, and a word that starts with `#`
+    /// ending the line.
+    static func words(_ text: Substring.UnicodeScalarView) -> [String] {
+        var words: [String] = []
+        var word = String.UnicodeScalarView()
+        var inWord = false
+        var quote: Unicode.Scalar?
+        var rest = text[...]
+        while let scalar = rest.popFirst() {
+            if quote == nil && isBlank(scalar) {
+                if inWord { words.append(String(word)) }
+                (word, inWord) = (String.UnicodeScalarView(), false)
+            } else if quote == nil && !inWord && scalar == "#" {
+                break
+            } else if scalar == "\\" {
+                // Only a quote, a backslash or (unquoted) a space is escaped; before anything else the backslash stays.
+                if let next = rest.first, next == "\"" || next == "'" || next == "\\" || (quote == nil && next == " ") {
+                    word.append(rest.removeFirst())
+                } else {
+                    word.append(scalar)
+                }
+                inWord = true
+            } else if scalar == quote {
+                quote = nil
+            } else if quote == nil && (scalar == "\"" || scalar == "'") {
+                (quote, inWord) = (scalar, true)
+            } else {
+                word.append(scalar)
+                inWord = true
+            }
+        }
+        if inWord { words.append(String(word)) }
+        return words
     }
 
     /// A warning, not a note: what doctor could not read may let a key alone in.
