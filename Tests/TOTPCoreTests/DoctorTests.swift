@@ -164,6 +164,42 @@ private final class DoctorTree {
             files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\nMatch User alice\n  AuthenticationMethods publickey\n"],
             id: "sshd.match-override", location: "/etc/ssh/sshd_config.d/totpd.conf:5", fix: "sshd -T -C"),
         Breakage(
+            what: "a service file in capitals, which libpam never opens",
+            files: ["/etc/pam.d/SUDO": "@include common-auth\nauth required pam_totpd.so\n"],
+            id: "pam.service-never-read", location: "/etc/pam.d/SUDO", fix: "lower case"),
+        // sshd's reading of its files, and the ways in that do not run PAM.
+        Breakage(
+            what: "a quoted keyword",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nKbdInteractiveAuthentication yes\n\"AuthenticationMethods\" publickey\nAuthenticationMethods publickey,keyboard-interactive\n"],
+            id: "sshd.authentication-methods", location: "/etc/ssh/sshd_config.d/totpd.conf:3", fix: "keyboard-interactive"),
+        Breakage(
+            what: "GSSAPI logs in without PAM",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nKbdInteractiveAuthentication yes\nPubkeyAuthentication no\nGSSAPIAuthentication yes\n"],
+            id: "sshd.authentication-methods", location: "/etc/ssh/sshd_config", fix: "keyboard-interactive"),
+        Breakage(
+            what: "a Match block that turns keys back on",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nKbdInteractiveAuthentication yes\nPubkeyAuthentication no\nMatch User bob\n  PubkeyAuthentication yes\n"],
+            id: "sshd.match-override", location: "/etc/ssh/sshd_config.d/totpd.conf:5", fix: "sshd -T -C"),
+        Breakage(
+            what: "a NUL joins the next line to a comment",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nKbdInteractiveAuthentication yes\n#\0\nAuthenticationMethods publickey,keyboard-interactive\n"],
+            id: "sshd.authentication-methods", location: "/etc/ssh/sshd_config", fix: "keyboard-interactive"),
+        Breakage(
+            what: "a backslash in an Include escapes as in glob",
+            files: [
+                "/etc/ssh/sshd_config": "Include /etc/ssh/x/a\\b.conf\nInclude /etc/ssh/sshd_config.d/*.conf\n",
+                "/etc/ssh/x/ab.conf": "AuthenticationMethods publickey\n",
+            ],
+            id: "sshd.authentication-methods", location: "/etc/ssh/x/ab.conf:1", fix: "keyboard-interactive"),
+        Breakage(
+            what: "Include matches in byte order",
+            files: ["/etc/ssh/sshd_config.d/e\u{301}.conf": "AuthenticationMethods publickey\n", "/etc/ssh/sshd_config.d/f.conf": "AuthenticationMethods keyboard-interactive\n"],
+            id: "sshd.authentication-methods", location: "/etc/ssh/sshd_config.d/e\u{301}.conf:1", fix: "keyboard-interactive"),
+        Breakage(
+            what: "an Include that starts with a tilde is taken from /",
+            files: ["/etc/ssh/sshd_config": "Include ~a.conf\nInclude /etc/ssh/sshd_config.d/*.conf\n", "/~a.conf": "AuthenticationMethods publickey\n"],
+            id: "sshd.authentication-methods", location: "/~a.conf:1", fix: "keyboard-interactive"),
+        Breakage(
             what: "a stack too complex to follow is a warning",
             files: ["/etc/pam.d/sudo": "@include common-auth\n" + String(repeating: "auth optional pam_env.so\n", count: 17) + "auth required pam_totpd.so\n"],
             id: "pam.too-complex", location: "/etc/pam.d/sudo", fix: "check it by hand"),
@@ -423,6 +459,36 @@ private final class DoctorTree {
         try host.write("/etc/pam.d/sudo", try String(contentsOfFile: DoctorTree.repository.path + "/config/pam.d/sudo", encoding: .utf8))
         try host.write("/etc/pam.d/su", "auth sufficient pam_rootok.so\n@include common-auth\nauth required pam_totpd.so\n")
         #expect(await host.problems() == [])
+    }
+
+    /// A line libpam cannot read still counts as a module that always fails: a jump lands on
+    /// it, and a control it cannot read makes every value bad, which a `reset` can undo.
+    @Test func linesLibpamCannotReadStayInTheWalk() async throws {
+        let host = try DoctorTree()
+        try host.write(
+            "/etc/pam.d/sudo",
+            "auth [success=+2 default=die] pam_permit.so\nauth [default=reset] pam_permit.so\nauth [success=1 default=die] pam_permit.so\nauth [success=ok default=die] pam_totpd.so\nauth required pam_permit.so\n")
+        let reset = await host.problems()
+        #expect(reset.map(\.id) == ["pam.syntax", "pam.jump-over-code"], "\(reset)")
+        #expect(reset.map(\.location) == ["/etc/pam.d/sudo:1", "/etc/pam.d/sudo:3"].map { host.root + $0 })
+        for control in ["[SUCCESS=ok DEFAULT=die]", "[success=ok\u{A0}default=die]"] {
+            try host.write("/etc/pam.d/sudo", "auth required pam_permit.so\nauth \(control) pam_totpd.so\n")
+            #expect(await host.problems().map(\.id) == ["pam.syntax"], "\(control)")
+        }
+        try host.write("/etc/pam.d/sudo", "auth [success=2 default=die] pam_permit.so\nauth required\nauth required pam_totpd.so\nauth required pam_permit.so\n")
+        let landed = await host.problems()
+        #expect(landed.map(\.id) == ["pam.syntax", "pam.jump-over-code"], "\(landed)")
+    }
+
+    /// A program whose service has no file runs `other`: sshd with `other` running the code needs
+    /// its settings checked all the same.
+    @Test func sshdWithoutItsOwnServiceRunsOther() async throws {
+        let host = try DoctorTree()
+        unlink(host.root + "/etc/pam.d/sshd")
+        symlink("/etc/pam.d/nothing-here", host.root + "/etc/pam.d/sshd")
+        try host.write("/etc/pam.d/other", "@include common-auth\nauth required pam_totpd.so\n")
+        try host.write("/etc/ssh/sshd_config.d/totpd.conf", "UsePAM yes\nKbdInteractiveAuthentication yes\n")
+        await expectOnly("sshd.authentication-methods", at: "/etc/ssh/sshd_config", fixMentions: "keyboard-interactive", in: host)
     }
 
     /// libpam 1.5 reads 1023 bytes of a line at a time: the rest is another line, which doctor

@@ -118,7 +118,7 @@ package struct HostTree: Sendable, Equatable {
         return text
     }
 
-    /// The names in a directory, sorted, without `.` and `..`.
+    /// The names in a directory, sorted by bytes, without `.` and `..`.
     package func entries(of hostDirectory: String) throws(Unreadable) -> [String] {
         let listed = try open(hostDirectory, O_RDONLY | O_DIRECTORY)
         guard let stream = fdopendir(listed) else {
@@ -136,7 +136,7 @@ package struct HostTree: Sendable, Equatable {
             try budget.spend(name.utf8.count + 32)
             names.append(name)
         }
-        return names.sorted()
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// Opens a host path: on the live system as it stands, in a tree below its root.

@@ -50,10 +50,21 @@ package struct PAMCheck {
             names = []
         }
         // A name that is no regular file (a directory, a FIFO) loads no stack and is passed over.
+        var present: Set<String> = []
         for name in names where !name.hasPrefix(".") {
             let stack = PAMStack(service: name, tree: tree)
+            if !stack.isMissing { present.insert(name) }
             guard !stack.codeEntries.isEmpty else {
                 if stack.mayHideCode { outcome.findings += stack.problems }
+                continue
+            }
+            // libpam lowers the service name a program gives before it opens the file.
+            guard !name.utf8.contains(where: { (0x41...0x5A).contains($0) }) else {
+                outcome.findings.append(
+                    DoctorFinding(
+                        id: "pam.service-never-read", severity: .warning, subject: subject(stack), location: tree.path("/etc/pam.d/" + name),
+                        message: "libpam turns service names to lower case, so no program reads \(tree.path("/etc/pam.d/" + name)), and its pam_totpd.so protects nothing",
+                        fix: "name the file in lower case, as the program's service (sshd, sudo, login)"))
                 continue
             }
             outcome.services.append(name)
@@ -66,6 +77,8 @@ package struct PAMCheck {
             }
         }
         if !unwalked.isEmpty { outcome.findings.append(walkLimit(unwalked, in: directory)) }
+        // Without its own file, sshd's logins run `other`: sshd's settings matter then too.
+        if outcome.services.contains("other") && !present.contains("sshd") { outcome.services.append("sshd") }
         if outcome.services.isEmpty && outcome.findings.isEmpty {
             outcome.findings.append(
                 DoctorFinding(

@@ -53,11 +53,12 @@ package struct PAMControl: Sendable, Equatable {
         return results.filter { seen.insert(Behaviour(action(for: $0), $0)).inserted }
     }
 
-    /// nil for a control libpam would not accept.
+    /// nil for a control libpam would not accept. Keywords are taken in any case, a bracket's
+    /// names and actions only as written (_pam_parse_control).
     package init?(_ text: String) {
         self.text = text
         isKeyword = !text.hasPrefix("[")
-        switch text {
+        switch text.lowercased() {
         case "required": (actions, defaultAction) = ([.success: .ok, .newAuthtokReqd: .ok, .ignore: .ignore], .bad)
         case "requisite": (actions, defaultAction) = ([.success: .ok, .newAuthtokReqd: .ok, .ignore: .ignore], .die)
         case "sufficient": (actions, defaultAction) = ([.success: .done, .newAuthtokReqd: .done], .ignore)
@@ -68,20 +69,27 @@ package struct PAMControl: Sendable, Equatable {
             // Values a bracket leaves out are `bad`, unless it names a default. libpam takes the
             // last of a value named twice, but the first default: each fills what is unset.
             var defaultAction: Action?
-            for pair in text.dropFirst().dropLast().split(whereSeparator: \.isWhitespace) {
-                let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            // The blanks of C's isspace, and no others.
+            let blanks: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D]
+            let pairs = text.utf8.dropFirst().dropLast().split { blanks.contains($0) }
+            for pair in pairs.map({ String(decoding: $0, as: UTF8.self) }) {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
                 guard parts.count == 2, let action = Self.action(named: parts[1]) else { return nil }
                 if parts[0] == "default" {
                     defaultAction = defaultAction ?? action
                 } else if let result = Result(rawValue: parts[0]) {
                     actions[result] = action
                 } else {
-                    // libpam makes every value of such a line bad; a typo is worth an error here.
                     return nil
                 }
             }
             (self.actions, self.defaultAction) = (actions, defaultAction ?? .bad)
         }
+    }
+
+    /// What libpam makes of a control it cannot parse: every value is bad.
+    package init(unreadable text: String) {
+        (self.text, isKeyword, actions, defaultAction) = (text, false, [:], .bad)
     }
 
     private static func action(named name: String) -> Action? {
@@ -92,7 +100,8 @@ package struct PAMControl: Sendable, Equatable {
         case "bad": .bad
         case "die": .die
         case "reset": .reset
-        default: Int(name).flatMap { $0 > 0 ? .jump($0) : nil }
+        // atoi after a digit: no sign, no space.
+        default: name.utf8.first.map { (0x30...0x39).contains($0) } == true ? Int(name).flatMap { $0 > 0 ? .jump($0) : nil } : nil
         }
     }
 }

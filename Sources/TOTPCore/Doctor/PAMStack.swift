@@ -40,6 +40,8 @@ package struct PAMStack: Sendable {
     /// Whether a file of it was read otherwise than libpam reads it, or not at all (it is no
     /// missing file, and no directory in /etc/pam.d): a pam_totpd.so line may be there.
     package private(set) var mayHideCode = false
+    /// The service's own file is not there (a link to nothing): libpam runs `other` instead.
+    package private(set) var isMissing = false
     /// Set once the stack ran past maxEntries: nothing more is loaded.
     private var isTruncated = false
 
@@ -68,6 +70,10 @@ package struct PAMStack: Sendable {
         let text: String
         do {
             text = try tree.read(file)
+        } catch .missing where from == nil {
+            // libpam runs the `other` service for a program whose file is not there.
+            isMissing = true
+            return
         } catch .missing {
             problem("pam.include-missing", at: from, "\(path) does not exist, so libpam fails every login of service \(service)", fix: "create \(path) or remove the line that includes it")
             return
@@ -119,20 +125,30 @@ package struct PAMStack: Sendable {
                     "pam.syntax", at: location, "libpam knows no type `\(first)`: it takes the line as an auth line that always fails, and follows its control",
                     fix: "write auth, account, session or password, or remove the line")
             }
-            let controlText = tokens.count >= 3 ? tokens[1].lowercased() : ""
-            if controlText == "include" {
+            let controlText = tokens.count >= 2 ? tokens[1] : ""
+            let keyword = controlText.lowercased()
+            if keyword == "include" || keyword == "substack", tokens.count < 3 {
+                problem("pam.syntax", at: location, "\(keyword) names no file: \(line)", fix: "write auth \(keyword) FILE")
+                continue
+            }
+            if keyword == "include" {
                 load(file: Self.includedFile(tokens[2]), tree: tree, level: level, depth: depth + 1, from: location)
                 continue
             }
             // A substack's own line takes no part in the walk but counts as one module for jumps.
-            guard let control = controlText == "substack" ? PAMControl("required") : PAMControl(controlText) else {
-                problem("pam.syntax", at: location, "libpam cannot read this line: \(line)", fix: "write TYPE CONTROL MODULE [ARGUMENTS], see pam.conf(5)")
-                continue
+            // A line libpam cannot read it keeps, as a module that always fails whose control,
+            // where readable, still counts: it can be what a jump lands on.
+            let parsed = keyword == "substack" ? PAMControl("required") : PAMControl(controlText)
+            if parsed == nil || tokens.count < 3 {
+                problem(
+                    "pam.syntax", at: location, "libpam cannot read this line and keeps it as a module that always fails: \(line)",
+                    fix: "write TYPE CONTROL MODULE [ARGUMENTS], see pam.conf(5)")
             }
             let entry = Line(
-                file: path, number: number, control: control, module: tokens[2], arguments: tokens.dropFirst(3).map(Self.argument), mustFail: mustFail && controlText != "substack")
-            entries.append(Entry(line: entry, level: level, isSubstack: controlText == "substack"))
-            if controlText == "substack" {
+                file: path, number: number, control: parsed ?? PAMControl(unreadable: controlText), module: tokens.count >= 3 ? tokens[2] : "",
+                arguments: tokens.dropFirst(3).map(Self.argument), mustFail: (mustFail || tokens.count < 3) && keyword != "substack")
+            entries.append(Entry(line: entry, level: level, isSubstack: keyword == "substack"))
+            if keyword == "substack" {
                 load(file: Self.includedFile(tokens[2]), tree: tree, level: level + 1, depth: depth + 1, from: location)
             }
         }

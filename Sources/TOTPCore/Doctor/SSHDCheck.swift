@@ -43,10 +43,24 @@ package struct SSHDCheck {
         return findings
     }
 
-    /// A public key logs in without PAM's auth stack unless every list of methods also names
-    /// keyboard-interactive.
+    /// Methods that log in without PAM's auth stack, when enabled (sshd's defaults in brackets):
+    /// a public key [yes], host-based [no], GSSAPI [no], and a password Kerberos accepts [no],
+    /// which sshd tries before PAM.
+    private var methodsWithoutPAM: [String] {
+        let enabled = { (name: String, byDefault: String) in (configuration[name]?.value ?? byDefault).lowercased() == "yes" }
+        var methods: [String] = []
+        if enabled("PubkeyAuthentication", "yes") { methods.append("publickey") }
+        if enabled("HostbasedAuthentication", "no") { methods.append("hostbased") }
+        if enabled("GSSAPIAuthentication", "no") { methods.append("gssapi-with-mic") }
+        if enabled("KerberosAuthentication", "no") && enabled("PasswordAuthentication", "yes") { methods.append("password (Kerberos)") }
+        return methods
+    }
+
+    /// Each method that does not run PAM's auth stack logs in alone unless every list of
+    /// methods also names keyboard-interactive.
     private func authenticationMethods() -> [DoctorFinding] {
-        guard (configuration["PubkeyAuthentication"]?.value.lowercased() ?? "yes") == "yes" else { return [] }
+        let alone = methodsWithoutPAM
+        guard !alone.isEmpty else { return [] }
         let setting = configuration["AuthenticationMethods"]
         let lists = (setting?.value ?? "any").split(whereSeparator: \.isWhitespace).map(String.init)
         let withoutCode = lists.filter { list in
@@ -57,7 +71,7 @@ package struct SSHDCheck {
             DoctorFinding(
                 id: "sshd.authentication-methods", severity: .error, subject: "sshd", location: setting?.location ?? configuration.source,
                 message: setting == nil
-                    ? "AuthenticationMethods is not set: a public key alone logs in, and PAM never asks for the code"
+                    ? "AuthenticationMethods is not set: \(alone.joined(separator: ", ")) logs in alone, and PAM never asks for the code"
                     : "AuthenticationMethods \(setting!.value): \(withoutCode.joined(separator: " ")) logs in without keyboard-interactive, so without the code",
                 fix: "set `AuthenticationMethods publickey,keyboard-interactive` (or `keyboard-interactive` alone for password and code)")
         ]

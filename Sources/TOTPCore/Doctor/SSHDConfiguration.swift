@@ -77,14 +77,23 @@ package struct SSHDConfiguration {
         // nil outside Match blocks, else whether the block matches every login; a Match in an
         // included file ends with it.
         var matchesAll = block
-        for (index, raw) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (number, raw) in Self.lines(text) {
             guard let start = raw.firstIndex(where: { !Self.isBlank($0) }), raw[start] != "#" else { continue }
-            let line = raw[start...]
-            let location = "\(tree.path(file)):\(index + 1)"
-            // "Keyword value" or "Keyword=value".
-            let separator = line.firstIndex { $0 == "=" || Self.isBlank($0) } ?? line.endIndex
-            let keyword = String(String.UnicodeScalarView(line[..<separator])).lowercased()
-            let words = Self.words(line[separator...].drop { $0 == "=" || Self.isBlank($0) })
+            var line = raw[start...]
+            let location = "\(tree.path(file)):\(number)"
+            // "Keyword value", "Keyword=value" or "\"Keyword\" value", as sshd's strdelim takes it.
+            let keyword: String
+            if line.first == "\"" {
+                line.removeFirst()
+                guard let close = line.firstIndex(of: "\"") else { continue }
+                keyword = String(String.UnicodeScalarView(line[..<close])).lowercased()
+                line = line[line.index(after: close)...]
+            } else {
+                let separator = line.firstIndex { $0 == "=" || Self.isBlank($0) } ?? line.endIndex
+                keyword = String(String.UnicodeScalarView(line[..<separator])).lowercased()
+                line = line[separator...]
+            }
+            let words = Self.words(line.drop { $0 == "=" || Self.isBlank($0) })
             switch keyword {
             case "include":
                 for pattern in words {
@@ -125,7 +134,35 @@ package struct SSHDConfiguration {
     }
 
     /// Settings a Match block can use to let some logins in without the code.
-    private static let overriddenInMatch: Set<String> = ["authenticationmethods", "kbdinteractiveauthentication", "challengeresponseauthentication"]
+    private static let overriddenInMatch: Set<String> = [
+        "authenticationmethods", "kbdinteractiveauthentication", "challengeresponseauthentication", "pubkeyauthentication",
+        "hostbasedauthentication", "gssapiauthentication", "kerberosauthentication", "passwordauthentication",
+    ]
+
+    /// A file's lines as sshd's load_server_config keeps them, with their numbers: a line ends
+    /// at a newline, but one with a NUL in it ends there, and the next line runs on from it.
+    private static func lines(_ text: String) -> [(Int, String.UnicodeScalarView)] {
+        var lines: [(Int, String.UnicodeScalarView)] = []
+        var line = String.UnicodeScalarView()
+        var (number, first, cut) = (1, 1, false)
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" {
+                number += 1
+                if cut {
+                    cut = false
+                    continue
+                }
+                lines.append((first, line))
+                (line, first) = (String.UnicodeScalarView(), number)
+            } else if scalar == "\0" {
+                cut = true
+            } else if !cut {
+                line.append(scalar)
+            }
+        }
+        if !line.isEmpty { lines.append((first, line)) }
+        return lines
+    }
 
     private static func isBlank(_ scalar: Unicode.Scalar) -> Bool { scalar == " " || scalar == "\t" || scalar == "\r" || scalar == "\u{0C}" }
 
@@ -186,13 +223,16 @@ package struct SSHDConfiguration {
     /// nil when the pattern is longer than a path may be or matches too much to follow; throws
     /// when a directory it lists cannot be read.
     private static func expand(_ pattern: String, tree: HostTree) throws(HostTree.Unreadable) -> [String]? {
-        let hostPattern = pattern.hasPrefix("/") ? pattern : "/etc/ssh/" + pattern
+        // sshd takes a relative name from /etc/ssh, but one that starts with `~` from its working
+        // directory, which systemd makes `/`.
+        let hostPattern = pattern.hasPrefix("/") ? pattern : pattern.hasPrefix("~") ? "/" + pattern : "/etc/ssh/" + pattern
         guard hostPattern.utf8.count <= PATH_MAX else { return nil }
         // glob(3) follows no path longer than PATH_MAX, nor does sshd read one.
         let fits = { (path: String) in path.utf8.count <= PATH_MAX }
         var paths = [""]
         for component in hostPattern.split(separator: "/").map(String.init) {
-            guard component.contains(where: { "*?[".contains($0) }) else {
+            // glob(3) unescapes a backslash in any component, so such a component is matched too.
+            guard component.contains(where: { "*?[\\".contains($0) }) else {
                 paths = paths.map { $0 + "/" + component }.filter(fits)
                 continue
             }
@@ -211,6 +251,7 @@ package struct SSHDConfiguration {
             }
             paths = matches
         }
-        return paths.filter { !$0.isEmpty }.sorted()
+        // glob(3) sorts as strcmp in sshd's C locale: by bytes.
+        return paths.filter { !$0.isEmpty }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 }
