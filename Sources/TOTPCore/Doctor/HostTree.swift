@@ -64,7 +64,7 @@ package struct HostTree: Sendable, Equatable {
         }
         let opened = totpd_openat2(AT_FDCWD, self.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC, UInt64(RESOLVE_NO_SYMLINKS))
         let error = errno
-        directory = Descriptor(opened)
+        directory = opened >= 0 ? Descriptor(opened) : nil
         rootProblem = opened >= 0 ? nil : Self.rootProblem(error)
     }
 
@@ -146,7 +146,7 @@ package struct HostTree: Sendable, Equatable {
         if isLiveSystem {
             descriptor = Glibc.open(hostPath, flags | O_CLOEXEC)
         } else {
-            guard let directory, directory.value >= 0 else { throw .missing }
+            guard let directory else { throw .missing }
             descriptor = totpd_openat2(directory.value, hostPath, flags | O_CLOEXEC, UInt64(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS))
         }
         guard descriptor >= 0 else {

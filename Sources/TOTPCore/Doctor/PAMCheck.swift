@@ -107,11 +107,9 @@ package struct PAMCheck {
     /// allows: any walk that still logs in shows where the code is skipped.
     private func skipFindings(_ stack: PAMStack, within budget: PAMStackWalk.Budget) throws(PAMStackWalk.BudgetSpent) -> [DoctorFinding] {
         let walk = PAMStackWalk(stack) { line in
-            if line.mustFail { return [.permDenied] }
+            if let fixed = Self.fixedResults(line) { return fixed }
             if line.isCodeModule { return line.control.distinctResults(Self.codeFailures) }
             switch line.moduleName {
-            case "pam_permit.so": return [.success]
-            case "pam_deny.so": return [.authErr]
             case "pam_rootok.so" where Self.runByTheUser.contains(stack.service): return [.authErr]
             // With a keyword, what no success or failure reaches no value reaches: ignore leaves
             // the stack as it was, which a success can only improve on.
@@ -133,6 +131,17 @@ package struct PAMCheck {
     }
 
     private static let codeFailures = PAMControl.Result.failures.filter { $0 != .ignore }
+
+    /// What a line returns whatever happens, on every walk: a line libpam keeps as failing,
+    /// pam_permit and pam_deny.
+    private static func fixedResults(_ line: PAMStack.Line) -> [PAMControl.Result]? {
+        if line.mustFail { return [.permDenied] }
+        switch line.moduleName {
+        case "pam_permit.so": return [.success]
+        case "pam_deny.so": return [.authErr]
+        default: return nil
+        }
+    }
 
     private func endsBefore(_ line: PAMStack.Line, _ stack: PAMStack) -> DoctorFinding {
         DoctorFinding(
@@ -162,12 +171,7 @@ package struct PAMCheck {
     private func enrollmentFindings(_ stack: PAMStack, within budget: PAMStackWalk.Budget) throws(PAMStackWalk.BudgetSpent) -> [DoctorFinding] {
         guard stack.codeEntries.contains(where: { $0.line.arguments.contains("unenrolled=enroll") }) else { return [] }
         let walk = PAMStackWalk(stack) { line in
-            if line.mustFail { return [.permDenied] }
-            switch line.moduleName {
-            case "pam_permit.so": return [.success]
-            case "pam_deny.so": return [.authErr]
-            default: break
-            }
+            if let fixed = Self.fixedResults(line) { return fixed }
             // With a keyword, failures act alike but for ignore, which `requisite` passes over.
             let failures = line.control.isKeyword ? [.authErr, .ignore] : PAMControl.Result.failures
             return line.control.distinctResults(Self.isFirstFactor(line, in: stack) ? failures : [.success] + failures)

@@ -12,8 +12,8 @@ package struct PAMStack: Sendable {
         /// The module path, or for a substack the file it names.
         package var module: String
         package var arguments: [String]
-        /// A line of a type libpam does not know: it is taken as an auth line whose module is
-        /// never called and always returns PAM_PERM_DENIED.
+        /// A line of a type libpam does not know, or with no module: libpam keeps it as an auth
+        /// line whose module is never called and always returns PAM_PERM_DENIED.
         package var mustFail = false
 
         package var location: String { "\(file):\(number)" }
