@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Daemon, totp
+from conftest import Daemon, _binary, totp
 
 RELAXED = "rate_limit:\n  attempts: 20\n"
 
@@ -70,6 +70,7 @@ def test_no_secret_code_or_recovery_code_outside_the_store(workdir, daemon, tool
     assert len(second_recovery) == 10
     login(second_recovery[0])
     patterns, raw = needles(secret, codes, first_recovery + second_recovery)
+    copied_in = {Path(_binary(variable)).read_bytes() for variable in ("TOTPCTL_BIN", "PAM_MODULE")}
 
     pid = daemon.process.pid
     process_text = "\n".join(Path(f"/proc/{pid}/{name}").read_bytes().decode(errors="replace")
@@ -87,6 +88,8 @@ def test_no_secret_code_or_recovery_code_outside_the_store(workdir, daemon, tool
         if not path.is_file():
             continue
         data = path.read_bytes()
+        if data in copied_in:
+            continue  # a binary the fixture copied in, unchanged: six digits turn up in it by chance
         assert not any(needle in data for needle in raw), f"the secret is in {path}"
         if not path.name.startswith("totpd.sqlite"):
             assert leaks(data.decode(errors="replace"), patterns) == [], f"{path} holds a code or secret"
