@@ -203,6 +203,53 @@ private final class DoctorTree {
             what: "a stack too complex to follow is a warning",
             files: ["/etc/pam.d/sudo": "@include common-auth\n" + String(repeating: "auth optional pam_env.so\n", count: 17) + "auth required pam_totpd.so\n"],
             id: "pam.too-complex", location: "/etc/pam.d/sudo", fix: "check it by hand"),
+        // libpam takes the brackets off every word before it reads the word (_pam_StrTok).
+        Breakage(
+            what: "a control without brackets",
+            files: ["/etc/pam.d/sudo": "auth success=done pam_permit.so\nauth required pam_totpd.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/sudo:1", fix: "requisite"),
+        Breakage(
+            what: "a keyword in brackets",
+            files: ["/etc/pam.d/sudo": "auth [Sufficient] pam_permit.so\nauth required pam_totpd.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/sudo:1", fix: "requisite"),
+        Breakage(
+            what: "blanks around = and none between pairs",
+            files: ["/etc/pam.d/sudo": "auth [default=bad\u{0B}success = done] pam_permit.so\nauth required pam_totpd.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/sudo:1", fix: "requisite"),
+        Breakage(
+            what: "pairs run together",
+            files: ["/etc/pam.d/sudo": "auth [default=badsuccess=done] pam_permit.so\nauth required pam_totpd.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/sudo:1", fix: "requisite"),
+        Breakage(
+            what: "the module in brackets",
+            files: ["/etc/pam.d/sudo": "auth sufficient pam_permit.so\nauth required [pam_totpd.so]\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/sudo:1", fix: "requisite"),
+        Breakage(
+            what: "a renamed copy of the module",
+            files: ["/etc/pam.d/sudo": "@include common-auth\nauth required /lib/x86_64-linux-gnu/security/pam_totpd.so.1\n"],
+            id: "pam.module-renamed", location: "/etc/pam.d/sudo:2", fix: "pam_totpd.so"),
+        // sshd's aliases and devices.
+        Breakage(
+            what: "Match all turns keyboard-interactive off by its old name",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\nMatch all\nChallengeResponseAuthentication no\n"],
+            id: "sshd.keyboard-interactive", location: "/etc/ssh/sshd_config.d/totpd.conf:5", fix: "KbdInteractiveAuthentication yes"),
+        Breakage(
+            what: "SkeyAuthentication, another old name, comes first",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nSkeyAuthentication no\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\n"],
+            id: "sshd.keyboard-interactive", location: "/etc/ssh/sshd_config.d/totpd.conf:2", fix: "KbdInteractiveAuthentication yes"),
+        Breakage(
+            what: "a keyboard-interactive device Linux has not",
+            files: ["/etc/ssh/sshd_config.d/totpd.conf": "UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive:bsdauth\n"],
+            id: "sshd.keyboard-device", location: "/etc/ssh/sshd_config.d/totpd.conf:3", fix: "keyboard-interactive"),
+        // libpam runs `other` for a service whose file gives no auth line.
+        Breakage(
+            what: "sshd's file with account and session lines only",
+            files: [
+                "/etc/pam.d/sshd": "account required pam_permit.so\n@include common-session\n",
+                "/etc/pam.d/other": "@include common-auth\nauth required pam_totpd.so\n",
+                "/etc/ssh/sshd_config.d/totpd.conf": "UsePAM no\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\n",
+            ],
+            id: "sshd.usepam", location: "/etc/ssh/sshd_config.d/totpd.conf:1", fix: "UsePAM yes"),
     ]
 
     @Test(arguments: breakages) func aBrokenFileGivesItsFinding(_ breakage: Breakage) async throws {
@@ -241,8 +288,11 @@ private final class DoctorTree {
         let host = try DoctorTree()
         try host.write("/etc/pam.d/sudo", "auth optional pam_unix.so\nauth required pam_totpd.so unenrolled=enroll\n")
         await expectOnly("pam.enroll-without-first-factor", at: "/etc/pam.d/sudo:2", fixMentions: "requisite", in: host)
-        // Behind Debian's common-auth, a wrong password ends the stack first.
+        // Behind Debian's common-auth, a wrong password ends the stack first; but its nullok lets
+        // an account with an empty password through without one.
         try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so unenrolled=enroll\n")
+        await expectOnly("pam.enroll-after-nullok", at: "/etc/pam.d/sudo:2", fixMentions: "nullok", in: host)
+        try host.write("/etc/pam.d/common-auth", "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\nauth required pam_permit.so\n")
         #expect(await host.problems() == [])
         // `required` goes on after a failure: the enrollment still runs.
         try host.write("/etc/pam.d/sudo", "auth required pam_unix.so\nauth required pam_totpd.so unenrolled=enroll\n")
@@ -489,6 +539,77 @@ private final class DoctorTree {
         try host.write("/etc/pam.d/other", "@include common-auth\nauth required pam_totpd.so\n")
         try host.write("/etc/ssh/sshd_config.d/totpd.conf", "UsePAM yes\nKbdInteractiveAuthentication yes\n")
         await expectOnly("sshd.authentication-methods", at: "/etc/ssh/sshd_config", fixMentions: "keyboard-interactive", in: host)
+    }
+
+    @Test func sshdWhoseFileIsADirectoryRunsOther() async throws {
+        let host = try DoctorTree()
+        unlink(host.root + "/etc/pam.d/sshd")
+        mkdir(host.root + "/etc/pam.d/sshd", 0o755)
+        try host.write("/etc/pam.d/other", "@include common-auth\nauth required pam_totpd.so\n")
+        try host.write("/etc/ssh/sshd_config.d/totpd.conf", "UsePAM yes\nKbdInteractiveAuthentication yes\n")
+        await expectOnly("sshd.authentication-methods", at: "/etc/ssh/sshd_config", fixMentions: "keyboard-interactive", in: host)
+    }
+
+    /// sshd reads 16 levels of Include below sshd_config and refuses to start past them.
+    @Test func sshdIncludesAreFollowedSixteenLevelsDeep() async throws {
+        let host = try DoctorTree()
+        func chain(_ length: Int) throws {
+            try host.write("/etc/ssh/sshd_config", "Include /etc/ssh/chain/1.conf\nInclude /etc/ssh/sshd_config.d/*.conf\n")
+            for level in 1..<length { try host.write("/etc/ssh/chain/\(level).conf", "Include /etc/ssh/chain/\(level + 1).conf\n") }
+            try host.write("/etc/ssh/chain/\(length).conf", "AuthenticationMethods publickey\n")
+        }
+        try chain(16)
+        await expectOnly("sshd.authentication-methods", at: "/etc/ssh/chain/16.conf:1", fixMentions: "keyboard-interactive", in: host)
+        try chain(17)
+        await expectOnly("sshd.include-depth", at: "/etc/ssh/chain/17.conf", fixMentions: "fewer levels", in: host)
+    }
+
+    /// What the login path reads, others must not be able to change; and doctor, which runs as
+    /// root, does not read what they could have pointed elsewhere.
+    @Test func filesOthersCanChangeAreNamedAndNotRead() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/pam.d/sudo", "@include common-auth\nauth include /srv/pam/extra\nauth required pam_totpd.so\n")
+        try host.write("/srv/pam/extra", "auth optional pam_permit.so\n")
+        chmod(host.root + "/srv/pam/extra", 0o666)
+        await expectOnly("pam.untrusted-file", at: "/etc/pam.d/sudo:2", fixMentions: "chmod go-w", in: host)
+        chmod(host.root + "/srv/pam/extra", 0o644)
+        #expect(await host.problems() == [])
+        // A directory on the way others may write in.
+        chmod(host.root + "/srv/pam", 0o777)
+        await expectOnly("pam.untrusted-file", at: "/etc/pam.d/sudo:2", fixMentions: "chmod go-w", in: host)
+        // A sticky one lets them create a name that is not there yet.
+        chmod(host.root + "/srv/pam", 0o1777)
+        try host.write("/etc/pam.d/sudo", "@include common-auth\nauth include /srv/pam/not-yet\nauth required pam_totpd.so\n")
+        await expectOnly("pam.untrusted-file", at: "/etc/pam.d/sudo:2", fixMentions: "chmod go-w", in: host)
+        #expect(await host.problems().first?.message.contains("others may create it") == true)
+        // The module a line loads, through a link, and a relative name from the security directory.
+        chmod(host.root + "/srv/pam", 0o755)
+        try host.write("/srv/pam/pam_totpd.so", "", mode: 0o666)
+        symlink("../srv/pam", host.root + "/modules")
+        try FileManager.default.createDirectory(atPath: host.root + PAMStack.moduleDirectory, withIntermediateDirectories: true)
+        for module in ["/modules/pam_totpd.so", "../../../../srv/pam/pam_totpd.so"] {
+            try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required \(module)\n")
+            await expectOnly("pam.untrusted-module", at: "/etc/pam.d/sudo:2", fixMentions: "root's", in: host)
+        }
+        try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\n")
+        // An sshd drop-in, and a directory an Include lists.
+        try host.write("/etc/ssh/sshd_config.d/totpd.conf", try String(contentsOfFile: host.root + "/etc/ssh/sshd_config.d/totpd.conf", encoding: .utf8), mode: 0o664)
+        await expectOnly("sshd.untrusted-file", at: "/etc/ssh/sshd_config.d/totpd.conf", fixMentions: "chmod go-w", in: host)
+        chmod(host.root + "/etc/ssh/sshd_config.d/totpd.conf", 0o644)
+        chmod(host.root + "/etc/ssh/sshd_config.d", 0o1777)
+        await expectOnly("sshd.untrusted-file", at: "/etc/ssh/sshd_config:1", fixMentions: "chmod go-w", in: host)
+        chmod(host.root + "/etc/ssh/sshd_config.d", 0o755)
+        #expect(await host.problems() == [])
+        // A user's link to a file only root may read: named, and nothing of what it leads to quoted.
+        guard geteuid() == 0 else { return }
+        try host.write("/etc/shadow", "root:$6$not-for-users$:20000:0:99999:7:::\n", mode: 0o640)
+        mkdir(host.root + "/srv/users", 0o755)
+        chmod(host.root + "/srv/users", 0o1777)
+        symlink("/etc/shadow", host.root + "/srv/users/pam")
+        lchown(host.root + "/srv/users/pam", 65534, 65534)
+        try host.write("/etc/pam.d/sudo", "@include /srv/users/pam\n@include common-auth\nauth required pam_totpd.so\n")
+        await expectOnly("pam.untrusted-file", at: "/etc/pam.d/sudo:1", fixMentions: "chmod go-w", in: host)
+        #expect(await host.findings().allSatisfy { !$0.message.contains("not-for-users") && !$0.fix.contains("not-for-users") })
     }
 
     /// libpam 1.5 reads 1023 bytes of a line at a time: the rest is another line, which doctor

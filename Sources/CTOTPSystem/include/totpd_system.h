@@ -1,6 +1,7 @@
 #ifndef TOTPD_SYSTEM_H
 #define TOTPD_SYSTEM_H
 
+#include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -42,5 +43,12 @@ static inline int totpd_openat2(int directory, const char *path, int flags, unsi
     struct open_how how = {.flags = (unsigned long long)flags, .resolve = resolve};
     return (int)syscall(SYS_openat2, directory, path, &how, sizeof how);
 }
+
+/* O_PATH is behind _GNU_SOURCE too: a descriptor that names a file or link without opening
+   it, so that doctor can look at each step of a path without following or reading it. */
+#ifndef O_PATH
+#define O_PATH 010000000
+#endif
+static const int totpd_o_path = O_PATH;
 
 #endif

@@ -139,6 +139,95 @@ package struct HostTree: Sendable, Equatable {
         return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
+    /// Why someone but root could change what `hostPath` leads to, or nil when no one can: the
+    /// files PAM and sshd read decide who logs in, so each one, and every directory and link on
+    /// the way to it, must be root's (or this process's owner's) and writable by no one else.
+    /// In a sticky directory others may add names, and the owner of a link may replace it. A
+    /// path that leads nowhere has nothing to change, but one that anyone may create does.
+    /// `listed`: the directory is read for the names in it, which no one else may add to.
+    ///
+    /// The path is followed as the kernel follows it, one component at a time from the root,
+    /// links and `..` included, so that the check judges what a reader would open.
+    package func ownershipProblem(of hostPath: String, listed: Bool = false) -> String? {
+        let start = isLiveSystem ? Glibc.open("/", totpd_o_path | O_DIRECTORY | O_CLOEXEC) : directory.map { fcntl($0.value, F_DUPFD_CLOEXEC, 0) } ?? -1
+        guard start >= 0 else { return nil }
+        // The directories from the root to the one reached, each with its name.
+        var walked: [(descriptor: Int32, name: String, info: stat)] = []
+        defer { for directory in walked { close(directory.descriptor) } }
+        var rootInfo = stat()
+        fstat(start, &rootInfo)
+        walked.append((start, "", rootInfo))
+        // The path reached, with `name` after it, as messages name it.
+        let shown = { (name: String?) in self.path("/" + (walked.dropFirst().map(\.name) + (name.map { [$0] } ?? [])).joined(separator: "/")) }
+        if let problem = Self.ownershipProblem(rootInfo, at: root, isLast: false) { return problem }
+        var pending = Array(Self.components(hostPath).reversed())
+        var links = 0
+        while let name = pending.popLast() {
+            guard name != "." else { continue }
+            guard name != ".." else {
+                if walked.count > 1 { close(walked.removeLast().descriptor) }
+                continue
+            }
+            let parent = walked[walked.count - 1]
+            let isLast = pending.isEmpty
+            let opened = openat(parent.descriptor, name, totpd_o_path | O_NOFOLLOW | O_CLOEXEC)
+            guard opened >= 0 else {
+                let error = errno
+                guard error == ENOENT else { return error == ENOTDIR ? nil : "\(shown(name)) cannot be checked (\(String(cString: strerror(error))))" }
+                return parent.info.st_mode & 0o022 != 0 ? "\(shown(name)) does not exist, and others may create it in \(shown(nil))" : nil
+            }
+            var info = stat()
+            fstat(opened, &info)
+            switch info.st_mode & S_IFMT {
+            case S_IFLNK:
+                defer { close(opened) }
+                // Only a sticky directory lets others write in it (any other is refused above).
+                guard Self.isTrusted(info.st_uid) || parent.info.st_mode & 0o022 == 0 else {
+                    return "\(shown(name)) is a symbolic link of uid \(info.st_uid) in a directory others write in, so uid \(info.st_uid) may point it elsewhere"
+                }
+                links += 1
+                guard links <= 40, let target = Self.linkTarget(opened) else { return nil }
+                if target.hasPrefix("/") {
+                    for directory in walked.dropFirst() { close(directory.descriptor) }
+                    walked.removeSubrange(1...)
+                }
+                pending += Self.components(target).reversed()
+            case S_IFDIR:
+                walked.append((opened, name, info))
+                if let problem = Self.ownershipProblem(info, at: shown(nil), isLast: isLast && listed) { return problem }
+            default:
+                close(opened)
+                guard isLast else { return nil }
+                return Self.ownershipProblem(info, at: shown(name), isLast: true)
+            }
+        }
+        return nil
+    }
+
+    private static func isTrusted(_ owner: uid_t) -> Bool { owner == 0 || owner == geteuid() }
+
+    /// A directory on the way may be sticky and writable by all, as /tmp is; what is read, or
+    /// listed, may not.
+    private static func ownershipProblem(_ info: stat, at path: String, isLast: Bool) -> String? {
+        guard isTrusted(info.st_uid) else { return "\(path) is owned by uid \(info.st_uid), not root" }
+        let sticky = info.st_mode & S_ISVTX != 0 && info.st_mode & S_IFMT == S_IFDIR
+        guard info.st_mode & 0o022 == 0 || (sticky && !isLast) else {
+            return "\(path) is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8)))"
+        }
+        return nil
+    }
+
+    private static func components(_ path: String) -> [String] {
+        path.utf8.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private static func linkTarget(_ link: Int32) -> String? {
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = buffer.withUnsafeMutableBytes { readlinkat(link, "", $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        guard length > 0, length < buffer.count else { return nil }
+        return String(validating: buffer[..<length], as: UTF8.self)
+    }
+
     /// Opens a host path: on the live system as it stands, in a tree below its root.
     private func open(_ hostPath: String, _ flags: Int32) throws(Unreadable) -> Int32 {
         try budget.spend(Self.costPerOpen)

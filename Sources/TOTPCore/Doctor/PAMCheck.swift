@@ -49,11 +49,13 @@ package struct PAMCheck {
                     message: "\(directory) \(error), so no PAM service is checked", fix: "rename what doctor cannot read, and run doctor as root"))
             names = []
         }
-        // A name that is no regular file (a directory, a FIFO) loads no stack and is passed over.
-        var present: Set<String> = []
+        // The services whose file gives auth lines: for any other (no file, a directory, only
+        // account and session lines) libpam runs the auth lines of `other`.
+        var withAuthLines: Set<String> = []
+        var modulesChecked: Set<String> = []
         for name in names where !name.hasPrefix(".") {
             let stack = PAMStack(service: name, tree: tree)
-            if !stack.isMissing { present.insert(name) }
+            if !stack.entries.isEmpty { withAuthLines.insert(name) }
             guard !stack.codeEntries.isEmpty else {
                 if stack.mayHideCode { outcome.findings += stack.problems }
                 continue
@@ -68,7 +70,8 @@ package struct PAMCheck {
                 continue
             }
             outcome.services.append(name)
-            outcome.findings += stack.problems + argumentFindings(stack)
+            outcome.findings += stack.problems + argumentFindings(stack) + renamedModuleFindings(stack)
+            outcome.findings += moduleOwnershipFindings(stack, skipping: &modulesChecked) + emptyPasswordFindings(stack)
             do {
                 outcome.findings += try skipFindings(stack, within: budget)
                 outcome.findings += try enrollmentFindings(stack, within: budget)
@@ -78,7 +81,7 @@ package struct PAMCheck {
         }
         if !unwalked.isEmpty { outcome.findings.append(walkLimit(unwalked, in: directory)) }
         // Without its own file, sshd's logins run `other`: sshd's settings matter then too.
-        if outcome.services.contains("other") && !present.contains("sshd") { outcome.services.append("sshd") }
+        if outcome.services.contains("other") && !withAuthLines.contains("sshd") { outcome.services.append("sshd") }
         if outcome.services.isEmpty && outcome.findings.isEmpty {
             outcome.findings.append(
                 DoctorFinding(
@@ -90,6 +93,29 @@ package struct PAMCheck {
     }
 
     private func subject(_ stack: PAMStack) -> String { "PAM service \(stack.service)" }
+
+    /// A module runs as root inside the login: whoever can change its file decides the login,
+    /// and more. Each file is judged once, where it is first loaded.
+    private func moduleOwnershipFindings(_ stack: PAMStack, skipping checked: inout Set<String>) -> [DoctorFinding] {
+        stack.modules.compactMap { module in
+            guard checked.insert(module.location + " " + module.file).inserted, let owner = tree.ownershipProblem(of: module.file) else { return nil }
+            return DoctorFinding(
+                id: "pam.untrusted-module", severity: .error, subject: subject(stack), location: module.location,
+                message: "\(owner): whoever can change the module \(tree.path(module.file)) runs code as root in every login of \(stack.service), and decides whether it succeeds",
+                fix: "install modules in root's directories (\(PAMStack.moduleDirectory)) as root's files writable by no one else, and name them there")
+        }
+    }
+
+    /// Doctor takes a module named pam_totpd… for the code, but a copy under another name is
+    /// left behind when the package is upgraded.
+    private func renamedModuleFindings(_ stack: PAMStack) -> [DoctorFinding] {
+        stack.codeEntries.filter { $0.line.moduleName != "pam_totpd.so" }.map { entry in
+            DoctorFinding(
+                id: "pam.module-renamed", severity: .warning, subject: subject(stack), location: entry.line.location,
+                message: "\(entry.line.moduleName) is checked as pam_totpd.so by its name, but a copy under another name is not the module the package installs and upgrades",
+                fix: "name the packaged module: `pam_totpd.so`")
+        }
+    }
 
     private func argumentFindings(_ stack: PAMStack) -> [DoctorFinding] {
         stack.codeEntries.compactMap { entry in
@@ -194,6 +220,24 @@ package struct PAMCheck {
             }
         }
         return findings.values.sorted { ($0.location ?? "") < ($1.location ?? "") }
+    }
+
+    /// pam_unix's nullok passes an account whose password is empty without asking for one: such
+    /// an account reaches first-login enrollment with nothing known, and whoever logs in first
+    /// sets up its second factor. Doctor does not read /etc/shadow: accounts change after it ran.
+    private func emptyPasswordFindings(_ stack: PAMStack) -> [DoctorFinding] {
+        stack.entries.indices.compactMap { index in
+            let code = stack.entries[index].line
+            guard code.isCodeModule, code.arguments.contains("unenrolled=enroll"),
+                let unix = stack.entries[..<index].lazy.map(\.line).first(where: { line in
+                    line.moduleName == "pam_unix.so" && line.arguments.contains { $0 == "nullok" || $0 == "nullok_secure" }
+                })
+            else { return nil }
+            return DoctorFinding(
+                id: "pam.enroll-after-nullok", severity: .warning, subject: subject(stack), location: code.location,
+                message: "`\(unix.text)` (\(unix.location)) lets an account with an empty password in without one, so for such an account anyone reaches unenrolled=enroll and sets up its second factor",
+                fix: "drop nullok from that pam_unix.so line (on Debian, in common-auth), or lock every account without a password (passwd -l NAME)")
+        }
     }
 
     private func walkLimit(_ services: [String], in directory: String) -> DoctorFinding {

@@ -53,34 +53,46 @@ package struct PAMControl: Sendable, Equatable {
         return results.filter { seen.insert(Behaviour(action(for: $0), $0)).inserted }
     }
 
-    /// nil for a control libpam would not accept. Keywords are taken in any case, a bracket's
-    /// names and actions only as written (_pam_parse_control).
+    /// nil for a control libpam would not accept. libpam takes the brackets off the word first
+    /// (so `[required]` is required, and `success=done` reads as `[success=done]`), then a
+    /// keyword in any case, or what is inside as _pam_parse_control reads it: each name of a
+    /// value or `default`, `=`, an action, with C blanks allowed around them and needed nowhere.
     package init?(_ text: String) {
         self.text = text
-        isKeyword = !text.hasPrefix("[")
-        switch text.lowercased() {
+        let body = PAMStack.unbracketed(text)
+        isKeyword = ["required", "requisite", "sufficient", "optional"].contains(body.lowercased())
+        switch body.lowercased() {
         case "required": (actions, defaultAction) = ([.success: .ok, .newAuthtokReqd: .ok, .ignore: .ignore], .bad)
         case "requisite": (actions, defaultAction) = ([.success: .ok, .newAuthtokReqd: .ok, .ignore: .ignore], .die)
         case "sufficient": (actions, defaultAction) = ([.success: .done, .newAuthtokReqd: .done], .ignore)
         case "optional": (actions, defaultAction) = ([.success: .ok, .newAuthtokReqd: .ok], .ignore)
         default:
-            guard text.hasPrefix("["), text.hasSuffix("]") else { return nil }
             var actions: [Result: Action] = [:]
-            // Values a bracket leaves out are `bad`, unless it names a default. libpam takes the
-            // last of a value named twice, but the first default: each fills what is unset.
+            // Values left out are `bad`, unless a default is named. A value named twice takes
+            // the last action, but the first default fills what is unset, and later names win.
             var defaultAction: Action?
-            // The blanks of C's isspace, and no others.
-            let blanks: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D]
-            let pairs = text.utf8.dropFirst().dropLast().split { blanks.contains($0) }
-            for pair in pairs.map({ String(decoding: $0, as: UTF8.self) }) {
-                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-                guard parts.count == 2, let action = Self.action(named: parts[1]) else { return nil }
-                if parts[0] == "default" {
-                    defaultAction = defaultAction ?? action
-                } else if let result = Result(rawValue: parts[0]) {
+            var rest = Array(body.utf8)[...]
+            // C's isspace.
+            let skipBlanks = { while let byte = rest.first, [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D].contains(byte) { rest.removeFirst() } }
+            let take = { (word: String) -> Bool in
+                guard rest.starts(with: word.utf8) else { return false }
+                rest.removeFirst(word.utf8.count)
+                return true
+            }
+            while true {
+                skipBlanks()
+                guard !rest.isEmpty else { break }
+                let name = (Result.allCases.map(\.rawValue) + ["default"]).first(where: take)
+                guard let name, !rest.isEmpty else { return nil }
+                skipBlanks()
+                guard rest.popFirst() == UInt8(ascii: "=") else { return nil }
+                skipBlanks()
+                let named = Self.actionNames.first { take($0.name) }?.action
+                guard let action = named ?? Self.jump(&rest) else { return nil }
+                if let result = Result(rawValue: name) {
                     actions[result] = action
                 } else {
-                    return nil
+                    defaultAction = defaultAction ?? action
                 }
             }
             (self.actions, self.defaultAction) = (actions, defaultAction ?? .bad)
@@ -92,16 +104,16 @@ package struct PAMControl: Sendable, Equatable {
         (self.text, isKeyword, actions, defaultAction) = (text, false, [:], .bad)
     }
 
-    private static func action(named name: String) -> Action? {
-        switch name {
-        case "ignore": .ignore
-        case "ok": .ok
-        case "done": .done
-        case "bad": .bad
-        case "die": .die
-        case "reset": .reset
-        // atoi after a digit: no sign, no space.
-        default: name.utf8.first.map { (0x30...0x39).contains($0) } == true ? Int(name).flatMap { $0 > 0 ? .jump($0) : nil } : nil
-        }
+    private static let actionNames: [(name: String, action: Action)] = [
+        ("ignore", .ignore), ("ok", .ok), ("done", .done), ("bad", .bad), ("die", .die), ("reset", .reset),
+    ]
+
+    /// The digits of a jump, which may not be 0. A count past any stack is a jump past its end.
+    private static func jump(_ rest: inout ArraySlice<UInt8>) -> Action? {
+        let digits = rest.prefix { (0x30...0x39).contains($0) }
+        rest.removeFirst(digits.count)
+        let significant = digits.drop { $0 == 0x30 }
+        guard !digits.isEmpty, !significant.isEmpty else { return nil }
+        return .jump(significant.count > 9 ? 1_000_000_000 : Int(String(decoding: significant, as: UTF8.self))!)
     }
 }

@@ -18,7 +18,8 @@ package struct PAMStack: Sendable {
 
         package var location: String { "\(file):\(number)" }
         package var moduleName: String { module.split(separator: "/").last.map(String.init) ?? module }
-        package var isCodeModule: Bool { moduleName == "pam_totpd.so" && !mustFail }
+        /// pam_totpd.so, or a copy of it under a name that says so (pam_totpd.so.1).
+        package var isCodeModule: Bool { moduleName.hasPrefix("pam_totpd") && !mustFail }
         /// The `auth ...` text of the line, for messages: its first 200 characters, so that
         /// a line of megabytes is not repeated in every finding that names it.
         package var text: String {
@@ -40,8 +41,9 @@ package struct PAMStack: Sendable {
     /// Whether a file of it was read otherwise than libpam reads it, or not at all (it is no
     /// missing file, and no directory in /etc/pam.d): a pam_totpd.so line may be there.
     package private(set) var mayHideCode = false
-    /// The service's own file is not there (a link to nothing): libpam runs `other` instead.
-    package private(set) var isMissing = false
+    /// The module files its lines load, of every type, as libpam finds them: a name that is
+    /// not absolute is put after the security directory.
+    package private(set) var modules: [(file: String, location: String)] = []
     /// Set once the stack ran past maxEntries: nothing more is loaded.
     private var isTruncated = false
 
@@ -67,12 +69,19 @@ package struct PAMStack: Sendable {
             return
         }
         guard !isTruncated else { return }
+        // Whoever can change a file of the stack decides what it runs; and doctor, which runs as
+        // root, would quote what it was made to lead to.
+        if let owner = tree.ownershipProblem(of: file) {
+            mayHideCode = true
+            problem(
+                "pam.untrusted-file", at: from ?? path, "\(owner): whoever can change it decides what a login of service \(service) runs, so doctor does not read it",
+                fix: "make \(path), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
+            return
+        }
         let text: String
         do {
             text = try tree.read(file)
         } catch .missing where from == nil {
-            // libpam runs the `other` service for a program whose file is not there.
-            isMissing = true
             return
         } catch .missing {
             problem("pam.include-missing", at: from, "\(path) does not exist, so libpam fails every login of service \(service)", fix: "create \(path) or remove the line that includes it")
@@ -106,7 +115,7 @@ package struct PAMStack: Sendable {
                 return
             }
             let tokens = Self.tokens(line)
-            guard let first = tokens.first else { continue }
+            guard let first = tokens.first.map(Self.unbracketed) else { continue }
             let location = "\(path):\(number)"
             // One leading dash only silences a missing module; the line works the same.
             let type = (first.hasPrefix("-") ? String(first.dropFirst()) : first).lowercased()
@@ -118,6 +127,13 @@ package struct PAMStack: Sendable {
                 load(file: Self.includedFile(tokens[1]), tree: tree, level: level, depth: depth + 1, from: location)
                 continue
             }
+            let controlText = tokens.count >= 2 ? tokens[1] : ""
+            // libpam takes brackets off every word, so `[required]` is required.
+            let keyword = Self.unbracketed(controlText).lowercased()
+            let module = tokens.count >= 3 ? Self.unbracketed(tokens[2]) : ""
+            if keyword != "include" && keyword != "substack" && !module.isEmpty {
+                modules.append((module.hasPrefix("/") ? module : Self.moduleDirectory + module, location))
+            }
             guard !["account", "session", "password"].contains(type) else { continue }
             let mustFail = type != "auth"
             if mustFail {
@@ -125,14 +141,12 @@ package struct PAMStack: Sendable {
                     "pam.syntax", at: location, "libpam knows no type `\(first)`: it takes the line as an auth line that always fails, and follows its control",
                     fix: "write auth, account, session or password, or remove the line")
             }
-            let controlText = tokens.count >= 2 ? tokens[1] : ""
-            let keyword = controlText.lowercased()
             if keyword == "include" || keyword == "substack", tokens.count < 3 {
                 problem("pam.syntax", at: location, "\(keyword) names no file: \(line)", fix: "write auth \(keyword) FILE")
                 continue
             }
             if keyword == "include" {
-                load(file: Self.includedFile(tokens[2]), tree: tree, level: level, depth: depth + 1, from: location)
+                load(file: Self.includedFile(module), tree: tree, level: level, depth: depth + 1, from: location)
                 continue
             }
             // A substack's own line takes no part in the walk but counts as one module for jumps.
@@ -145,11 +159,11 @@ package struct PAMStack: Sendable {
                     fix: "write TYPE CONTROL MODULE [ARGUMENTS], see pam.conf(5)")
             }
             let entry = Line(
-                file: path, number: number, control: parsed ?? PAMControl(unreadable: controlText), module: tokens.count >= 3 ? tokens[2] : "",
-                arguments: tokens.dropFirst(3).map(Self.argument), mustFail: (mustFail || tokens.count < 3) && keyword != "substack")
+                file: path, number: number, control: parsed ?? PAMControl(unreadable: controlText), module: module,
+                arguments: tokens.dropFirst(3).map(Self.unbracketed), mustFail: (mustFail || tokens.count < 3) && keyword != "substack")
             entries.append(Entry(line: entry, level: level, isSubstack: keyword == "substack"))
             if keyword == "substack" {
-                load(file: Self.includedFile(tokens[2]), tree: tree, level: level + 1, depth: depth + 1, from: location)
+                load(file: Self.includedFile(module), tree: tree, level: level + 1, depth: depth + 1, from: location)
             }
         }
     }
@@ -159,6 +173,18 @@ package struct PAMStack: Sendable {
     }
 
     private static func includedFile(_ name: String) -> String { name.hasPrefix("/") ? name : "/etc/pam.d/" + name }
+
+    /// Where libpam looks for a module named without a path (DEFAULT_MODULE_PATH): Debian's
+    /// multiarch security directory for the architecture doctor was built for.
+    static let moduleDirectory: String = {
+        #if arch(x86_64)
+        "/lib/x86_64-linux-gnu/security/"
+        #elseif arch(arm64)
+        "/lib/aarch64-linux-gnu/security/"
+        #else
+        "/lib/security/"
+        #endif
+    }()
 
     /// libpam 1.5 (Debian 12) assembles a line in a buffer of this many bytes, and reads the
     /// file with fgets into what is left of it.
@@ -243,9 +269,18 @@ package struct PAMStack: Sendable {
         return tokens
     }
 
-    /// A module argument as the module receives it: without its brackets, `\]` read as `]`.
-    static func argument(_ token: String) -> String {
-        guard token.hasPrefix("["), token.hasSuffix("]"), token.count >= 2 else { return token }
-        return String(token.dropFirst().dropLast()).replacingOccurrences(of: "\\]", with: "]")
+    /// A word as libpam uses it, the type, control, module and each argument alike: without
+    /// its brackets, `\]` read as `]`.
+    static func unbracketed(_ token: String) -> String {
+        var bytes = Array(token.utf8)[...]
+        guard bytes.popFirst() == 0x5B else { return token }
+        // The `]` that closed it; a word left open runs to the end of the line.
+        if bytes.last == 0x5D && bytes.dropLast().last != 0x5C { bytes.removeLast() }
+        var word: [UInt8] = []
+        while let byte = bytes.popFirst() {
+            if byte == 0x5C && bytes.first == 0x5D { continue }
+            word.append(byte)
+        }
+        return String(decoding: word, as: UTF8.self)
     }
 }

@@ -15,7 +15,10 @@ package struct SSHDCheck {
         else { return (SSHDConfiguration(tree: tree), []) }
         let result = HostCommand.run(sshd, ["-T"])
         // `sshd -T` without -C leaves Match blocks out too: the files say where they change something.
-        if let result, result.status == 0 { return (SSHDConfiguration(effective: result.output), SSHDConfiguration(tree: tree).matchOverrides) }
+        if let result, result.status == 0 {
+            let files = SSHDConfiguration(tree: tree)
+            return (SSHDConfiguration(effective: result.output), files.untrustedFiles + files.matchOverrides)
+        }
         let note = DoctorFinding.skipped(
             "sshd.effective-unavailable", subject: "sshd",
             because: "`\(sshd) -T` did not answer (\(result?.errorSummary ?? "it could not run")); sshd_config and its Include files were read instead",
@@ -24,22 +27,18 @@ package struct SSHDCheck {
     }
 
     package func run() -> [DoctorFinding] {
-        var findings = configuration.problems + configuration.matchOverrides
-        guard configuration.problems.isEmpty else { return findings }
+        var findings = configuration.problems + configuration.untrustedFiles + configuration.matchOverrides
+        guard configuration.problems.isEmpty && configuration.untrustedFiles.isEmpty else { return findings }
         if let finding = require("UsePAM", default: "no", "UsePAM yes", because: "sshd does not run PAM at all, so no ssh login asks for the code") {
             findings.append(finding)
         }
-        // ChallengeResponseAuthentication is the old name of the same setting; the first of the two counts.
-        let keyboard = ["KbdInteractiveAuthentication", "ChallengeResponseAuthentication"].compactMap { name in
-            configuration[name].map { (name, $0) }
-        }.min { $0.1.order < $1.1.order }
-        if let (name, setting) = keyboard, setting.value.lowercased() != "yes" {
+        if let setting = configuration["KbdInteractiveAuthentication"], setting.value.lowercased() != "yes" {
             findings.append(
                 finding(
-                    "sshd.keyboard-interactive", setting, "\(name) \(setting.value): PAM cannot prompt for the code, so ssh logins that need it fail",
+                    "sshd.keyboard-interactive", setting, "\(setting.keyword) \(setting.value): PAM cannot prompt for the code, so ssh logins that need it fail",
                     fix: "set `KbdInteractiveAuthentication yes`"))
         }
-        findings += authenticationMethods()
+        findings += authenticationMethods() + keyboardDevices()
         return findings
     }
 
@@ -77,8 +76,23 @@ package struct SSHDCheck {
         ]
     }
 
+    /// `keyboard-interactive:DEVICE` asks for one device, and an sshd built for Linux has only
+    /// `pam`: a list naming another never completes.
+    private func keyboardDevices() -> [DoctorFinding] {
+        guard let setting = configuration["AuthenticationMethods"] else { return [] }
+        let devices = setting.value.split(whereSeparator: \.isWhitespace).flatMap { $0.split(separator: ",") }.compactMap { method in
+            method.hasPrefix("keyboard-interactive:") ? method.dropFirst("keyboard-interactive:".count) : nil
+        }
+        return Set(devices.filter { $0 != "pam" }).sorted().map { device in
+            finding(
+                "sshd.keyboard-device", setting,
+                "AuthenticationMethods \(setting.value): keyboard-interactive:\(device) asks for a device this sshd does not have (only pam), so the logins that need it fail",
+                fix: "write `keyboard-interactive` (or keyboard-interactive:pam)")
+        }
+    }
+
     private func require(_ name: String, default value: String, _ wanted: String, because reason: String) -> DoctorFinding? {
-        let setting = configuration[name] ?? SSHDConfiguration.Setting(value: value, location: nil, order: 0)
+        let setting = configuration[name] ?? SSHDConfiguration.Setting(value: value, location: nil, keyword: name)
         guard setting.value.lowercased() != "yes" else { return nil }
         let how = configuration[name] == nil ? "\(name) is not set (sshd's default is \(value))" : "\(name) \(setting.value)"
         return finding("sshd.\(name.lowercased())", setting, "\(how): \(reason)", fix: "set `\(wanted)`")

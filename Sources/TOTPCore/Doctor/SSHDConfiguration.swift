@@ -10,8 +10,8 @@ package struct SSHDConfiguration {
         package var value: String
         /// `file:line`; nil for `sshd -T`'s answer.
         package var location: String?
-        /// Which came first of two keywords that set the same thing.
-        package var order: Int
+        /// The keyword as written, which may be an alias (ChallengeResponseAuthentication).
+        package var keyword: String
     }
 
     /// Keywords in lower case, as sshd compares them.
@@ -19,6 +19,8 @@ package struct SSHDConfiguration {
     /// What `Match all` blocks set, first value winning among them.
     private var matchingAll: [String: Setting] = [:]
     package private(set) var problems: [DoctorFinding] = []
+    /// Files and directories someone but root can change: not read, since what they say is theirs.
+    package private(set) var untrustedFiles: [DoctorFinding] = []
     /// Settings that Match blocks change for some logins, which doctor does not follow.
     package private(set) var matchOverrides: [DoctorFinding] = []
     /// Where the settings came from, for messages: `sshd -T` or the main file.
@@ -30,7 +32,7 @@ package struct SSHDConfiguration {
         for line in output.split(separator: "\n") {
             let words = line.split(separator: " ", maxSplits: 1).map(String.init)
             if words.count == 2, settings[words[0]] == nil {
-                settings[words[0]] = Setting(value: words[1], location: nil, order: settings.count)
+                settings[words[0]] = Setting(value: words[1], location: nil, keyword: words[0])
             }
         }
     }
@@ -41,21 +43,35 @@ package struct SSHDConfiguration {
     }
 
     /// More files than any real configuration reads; an Include that names its own file more
-    /// than once reaches it long before sshd's depth limit of 16.
+    /// than once reaches it long before sshd's depth limit.
     static let maxFiles = 256
+    /// sshd reads files this many Includes below sshd_config, and refuses to start past it
+    /// (SERVCONF_MAX_DEPTH).
+    static let maxDepth = 16
     /// More paths than any real Include pattern matches at any of its components, so a tree of
     /// links to itself cannot multiply the work.
     static let maxMatches = 4096
     private var filesRead = 0
 
+    /// A setting by its name in `sshd -T`, whichever of its aliases set it.
     package subscript(_ keyword: String) -> Setting? { matchingAll[keyword.lowercased()] ?? settings[keyword.lowercased()] }
+
+    /// Old names sshd still takes for a setting (servconf.c), by which they set it.
+    private static let aliases = [
+        "challengeresponseauthentication": "kbdinteractiveauthentication", "skeyauthentication": "kbdinteractiveauthentication",
+        "dsaauthentication": "pubkeyauthentication",
+    ]
 
     /// `block`: the Match block the Include that names the file stands in, as for matchesAll.
     private mutating func read(_ file: String, tree: HostTree, depth: Int, in block: Bool? = nil) {
-        guard depth < 16, filesRead <= Self.maxFiles else { return }
+        guard filesRead <= Self.maxFiles else { return }
         filesRead += 1
         guard filesRead <= Self.maxFiles else {
             includeLimit(at: tree.path(file), "sshd_config and its Includes name more than \(Self.maxFiles) files", fix: "include each file once")
+            return
+        }
+        if let owner = tree.ownershipProblem(of: file) {
+            untrusted(at: tree.path(file), owner)
             return
         }
         let text: String
@@ -74,6 +90,14 @@ package struct SSHDConfiguration {
                     : unreadable(at: path, "\(path) \(error)"))
             return
         }
+        guard depth <= Self.maxDepth else {
+            problems.append(
+                DoctorFinding(
+                    id: "sshd.include-depth", severity: .error, subject: "sshd", location: tree.path(file),
+                    message: "\(tree.path(file)) is \(depth) Includes below sshd_config: past \(Self.maxDepth) sshd stops with \"Too many recursive configuration includes\" and does not start",
+                    fix: "include the files from fewer levels, and no file from itself"))
+            return
+        }
         // nil outside Match blocks, else whether the block matches every login; a Match in an
         // included file ends with it.
         var matchesAll = block
@@ -82,24 +106,27 @@ package struct SSHDConfiguration {
             var line = raw[start...]
             let location = "\(tree.path(file)):\(number)"
             // "Keyword value", "Keyword=value" or "\"Keyword\" value", as sshd's strdelim takes it.
-            let keyword: String
+            let written: String
             if line.first == "\"" {
                 line.removeFirst()
                 guard let close = line.firstIndex(of: "\"") else { continue }
-                keyword = String(String.UnicodeScalarView(line[..<close])).lowercased()
+                written = String(String.UnicodeScalarView(line[..<close]))
                 line = line[line.index(after: close)...]
             } else {
                 let separator = line.firstIndex { $0 == "=" || Self.isBlank($0) } ?? line.endIndex
-                keyword = String(String.UnicodeScalarView(line[..<separator])).lowercased()
+                written = String(String.UnicodeScalarView(line[..<separator]))
                 line = line[separator...]
             }
+            let keyword = Self.aliases[written.lowercased()] ?? written.lowercased()
             let words = Self.words(line.drop { $0 == "=" || Self.isBlank($0) })
             switch keyword {
             case "include":
                 for pattern in words {
                     let files: [String]?
+                    var listedByOthers: [String] = []
                     do {
-                        files = try Self.expand(pattern, tree: tree)
+                        defer { for owner in listedByOthers { untrusted(at: location, owner) } }
+                        files = try Self.expand(pattern, tree: tree, untrusted: &listedByOthers)
                     } catch {
                         problems.append(unreadable(at: location, "a directory this Include lists \(error)"))
                         continue
@@ -115,7 +142,7 @@ package struct SSHDConfiguration {
             case "match": matchesAll = words.first?.lowercased() == "all"
             case _ where matchesAll == true:
                 if matchingAll[keyword] == nil {
-                    matchingAll[keyword] = Setting(value: words.joined(separator: " "), location: location, order: settings.count + matchingAll.count)
+                    matchingAll[keyword] = Setting(value: words.joined(separator: " "), location: location, keyword: written)
                 }
             case _ where matchesAll == false:
                 if Self.overriddenInMatch.contains(keyword) {
@@ -127,7 +154,7 @@ package struct SSHDConfiguration {
                 }
             default:
                 if settings[keyword] == nil {
-                    settings[keyword] = Setting(value: words.joined(separator: " "), location: location, order: settings.count + matchingAll.count)
+                    settings[keyword] = Setting(value: words.joined(separator: " "), location: location, keyword: written)
                 }
             }
         }
@@ -210,6 +237,14 @@ package struct SSHDConfiguration {
             fix: "make it a regular UTF-8 file of at most \(HostTree.maxFileSize >> 20) MiB that root can read, or check UsePAM, KbdInteractiveAuthentication and AuthenticationMethods by hand")
     }
 
+    private mutating func untrusted(at location: String, _ owner: String) {
+        untrustedFiles.append(
+            DoctorFinding(
+                id: "sshd.untrusted-file", severity: .error, subject: "sshd", location: location,
+                message: "\(owner): whoever can change it sets how sshd logs in (AuthenticationMethods publickey alone skips the code), so doctor does not read it",
+                fix: "keep sshd_config and what it includes in root's directories, as root's files writable by no one else (chown root, chmod go-w)"))
+    }
+
     private mutating func includeLimit(at location: String, _ what: String, fix: String) {
         problems.append(
             DoctorFinding(
@@ -221,8 +256,9 @@ package struct SSHDConfiguration {
     /// /etc/ssh, and a glob's matches (`*`, `?`, `[...]` in any component, as glob(3) takes
     /// them) are sorted. Names are listed through the tree, so a link cannot lead out of it.
     /// nil when the pattern is longer than a path may be or matches too much to follow; throws
-    /// when a directory it lists cannot be read.
-    private static func expand(_ pattern: String, tree: HostTree) throws(HostTree.Unreadable) -> [String]? {
+    /// when a directory it lists cannot be read. `untrusted` gets why others may add names to a
+    /// directory a glob lists, which are then not listed.
+    private static func expand(_ pattern: String, tree: HostTree, untrusted: inout [String]) throws(HostTree.Unreadable) -> [String]? {
         // sshd takes a relative name from /etc/ssh, but one that starts with `~` from its working
         // directory, which systemd makes `/`.
         let hostPattern = pattern.hasPrefix("/") ? pattern : pattern.hasPrefix("~") ? "/" + pattern : "/etc/ssh/" + pattern
@@ -238,6 +274,10 @@ package struct SSHDConfiguration {
             }
             var matches: [String] = []
             for base in paths {
+                if let owner = tree.ownershipProblem(of: base.isEmpty ? "/" : base, listed: true) {
+                    untrusted.append(owner)
+                    continue
+                }
                 let names: [String]
                 do {
                     names = try tree.entries(of: base.isEmpty ? "/" : base)
