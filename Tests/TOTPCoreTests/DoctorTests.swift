@@ -600,6 +600,10 @@ private final class DoctorTree {
         await expectOnly("sshd.untrusted-file", at: "/etc/ssh/sshd_config:1", fixMentions: "chmod go-w", in: host)
         chmod(host.root + "/etc/ssh/sshd_config.d", 0o755)
         #expect(await host.problems() == [])
+        // Others who may add a name to /etc/pam.d may give sshd, which has no file, one.
+        chmod(host.root + "/etc/pam.d", 0o1777)
+        await expectOnly("pam.untrusted-file", at: "/etc/pam.d", fixMentions: "chmod 755", in: host)
+        chmod(host.root + "/etc/pam.d", 0o755)
         // A user's link to a file only root may read: named, and nothing of what it leads to quoted.
         guard geteuid() == 0 else { return }
         try host.write("/etc/shadow", "root:$6$not-for-users$:20000:0:99999:7:::\n", mode: 0o640)

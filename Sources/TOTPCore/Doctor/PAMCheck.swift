@@ -49,6 +49,14 @@ package struct PAMCheck {
                     message: "\(directory) \(error), so no PAM service is checked", fix: "rename what doctor cannot read, and run doctor as root"))
             names = []
         }
+        // Whoever may add a name to /etc/pam.d gives a service without a file of its own one.
+        if let owner = tree.ownershipProblem(of: "/etc/pam.d", listed: true) {
+            outcome.findings.append(
+                DoctorFinding(
+                    id: "pam.untrusted-file", severity: .error, subject: "PAM", location: directory,
+                    message: "\(owner): whoever can write in it sets up any service's auth stack",
+                    fix: "chown root \(directory) and chmod 755 it, and the directories above it likewise"))
+        }
         // The services whose file gives auth lines: for any other (no file, a directory, only
         // account and session lines) libpam runs the auth lines of `other`.
         var withAuthLines: Set<String> = []
