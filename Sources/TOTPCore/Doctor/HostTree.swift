@@ -53,8 +53,12 @@ package struct HostTree: Sendable, Equatable {
     package let rootProblem: String?
     private let directory: Descriptor?
     private let budget = ReadBudget()
+    private let trustedOwner: uid_t
 
-    package init(root: String = "/") {
+    /// `trusting`: an owner besides root whose files count as root's, for a tree a build user
+    /// made; doctor itself trusts root alone, whoever runs it.
+    package init(root: String = "/", trusting trustedOwner: uid_t = 0) {
+        self.trustedOwner = trustedOwner
         let trimmed = String(root.reversed().drop { $0 == "/" }.reversed())
         self.root = trimmed.isEmpty ? "/" : trimmed
         guard self.root != "/" else {
@@ -159,7 +163,7 @@ package struct HostTree: Sendable, Equatable {
         walked.append((start, "", rootInfo))
         // The path reached, with `name` after it, as messages name it.
         let shown = { (name: String?) in self.path("/" + (walked.dropFirst().map(\.name) + (name.map { [$0] } ?? [])).joined(separator: "/")) }
-        if let problem = Self.ownershipProblem(rootInfo, at: root, isLast: false) { return problem }
+        if let problem = ownershipProblem(rootInfo, at: root, isLast: false) { return problem }
         var pending = Array(Self.components(hostPath).reversed())
         var links = 0
         while let name = pending.popLast() {
@@ -182,11 +186,15 @@ package struct HostTree: Sendable, Equatable {
             case S_IFLNK:
                 defer { close(opened) }
                 // Only a sticky directory lets others write in it (any other is refused above).
-                guard Self.isTrusted(info.st_uid) || parent.info.st_mode & 0o022 == 0 else {
+                guard isTrusted(info.st_uid) || parent.info.st_mode & 0o022 == 0 else {
                     return "\(shown(name)) is a symbolic link of uid \(info.st_uid) in a directory others write in, so uid \(info.st_uid) may point it elsewhere"
                 }
                 links += 1
-                guard links <= 40, let target = Self.linkTarget(opened) else { return nil }
+                // Past 40 links the kernel refuses the path, and its reader fails.
+                guard links <= 40 else { return nil }
+                guard let target = Self.linkTarget(opened) else {
+                    return "\(shown(name)) is a symbolic link doctor cannot follow (its target is not UTF-8 text)"
+                }
                 if target.hasPrefix("/") {
                     for directory in walked.dropFirst() { close(directory.descriptor) }
                     walked.removeSubrange(1...)
@@ -194,21 +202,21 @@ package struct HostTree: Sendable, Equatable {
                 pending += Self.components(target).reversed()
             case S_IFDIR:
                 walked.append((opened, name, info))
-                if let problem = Self.ownershipProblem(info, at: shown(nil), isLast: isLast && listed) { return problem }
+                if let problem = ownershipProblem(info, at: shown(nil), isLast: isLast && listed) { return problem }
             default:
                 close(opened)
                 guard isLast else { return nil }
-                return Self.ownershipProblem(info, at: shown(name), isLast: true)
+                return ownershipProblem(info, at: shown(name), isLast: true)
             }
         }
         return nil
     }
 
-    private static func isTrusted(_ owner: uid_t) -> Bool { owner == 0 || owner == geteuid() }
+    private func isTrusted(_ owner: uid_t) -> Bool { owner == 0 || owner == trustedOwner }
 
     /// A directory on the way may be sticky and writable by all, as /tmp is; what is read, or
     /// listed, may not.
-    private static func ownershipProblem(_ info: stat, at path: String, isLast: Bool) -> String? {
+    private func ownershipProblem(_ info: stat, at path: String, isLast: Bool) -> String? {
         guard isTrusted(info.st_uid) else { return "\(path) is owned by uid \(info.st_uid), not root" }
         let sticky = info.st_mode & S_ISVTX != 0 && info.st_mode & S_IFMT == S_IFDIR
         guard info.st_mode & 0o022 == 0 || (sticky && !isLast) else {

@@ -37,35 +37,16 @@ package struct PAMCheck {
         let directory = tree.path("/etc/pam.d")
         let budget = PAMStackWalk.Budget()
         var unwalked: [String] = []
-        let names: [String]
-        do {
-            names = try tree.entries(of: "/etc/pam.d")
-        } catch .missing {
-            names = []
-        } catch {
-            outcome.findings.append(
-                DoctorFinding(
-                    id: "pam.unreadable", severity: .error, subject: "PAM", location: directory,
-                    message: "\(directory) \(error), so no PAM service is checked", fix: "rename what doctor cannot read, and run doctor as root"))
-            names = []
-        }
-        // Whoever may add a name to /etc/pam.d gives a service without a file of its own one.
-        if let owner = tree.ownershipProblem(of: "/etc/pam.d", listed: true) {
-            outcome.findings.append(
-                DoctorFinding(
-                    id: "pam.untrusted-file", severity: .error, subject: "PAM", location: directory,
-                    message: "\(owner): whoever can write in it sets up any service's auth stack",
-                    fix: "chown root \(directory) and chmod 755 it, and the directories above it likewise"))
-        }
+        let names = serviceNames(reporting: &outcome.findings)
         // The services whose file gives auth lines: for any other (no file, a directory, only
         // account and session lines) libpam runs the auth lines of `other`.
         var withAuthLines: Set<String> = []
         var modulesChecked: Set<String> = []
-        for name in names where !name.hasPrefix(".") {
+        for name in names {
             let stack = PAMStack(service: name, tree: tree)
-            if !stack.entries.isEmpty { withAuthLines.insert(name) }
-            guard !stack.codeEntries.isEmpty else {
-                if stack.mayHideCode { outcome.findings += stack.problems }
+            if !stack.entries.isEmpty || stack.failsEveryLogin { withAuthLines.insert(name) }
+            guard !stack.codeEntries.isEmpty, !stack.failsEveryLogin else {
+                if stack.mayHideCode || stack.failsEveryLogin { outcome.findings += stack.problems }
                 continue
             }
             // libpam lowers the service name a program gives before it opens the file.
@@ -102,6 +83,34 @@ package struct PAMCheck {
 
     private func subject(_ stack: PAMStack) -> String { "PAM service \(stack.service)" }
 
+    /// The services of /etc/pam.d and of the distribution's /usr/lib/pam.d, where libpam looks
+    /// for a service /etc/pam.d lacks. Whoever may add a name to either gives a service without
+    /// a file one.
+    private func serviceNames(reporting findings: inout [DoctorFinding]) -> [String] {
+        var names: Set<String> = []
+        for hostDirectory in PAMStack.directories {
+            let directory = tree.path(hostDirectory)
+            if let owner = tree.ownershipProblem(of: hostDirectory, listed: true) {
+                findings.append(
+                    DoctorFinding(
+                        id: "pam.untrusted-file", severity: .error, subject: "PAM", location: directory,
+                        message: "\(owner): whoever can write in it sets up any service's auth stack",
+                        fix: "chown root \(directory) and chmod 755 it, and the directories above it likewise"))
+            }
+            do {
+                names.formUnion(try tree.entries(of: hostDirectory).filter { !$0.hasPrefix(".") })
+            } catch .missing {
+                continue
+            } catch {
+                findings.append(
+                    DoctorFinding(
+                        id: "pam.unreadable", severity: .error, subject: "PAM", location: directory,
+                        message: "\(directory) \(error), so no PAM service in it is checked", fix: "rename what doctor cannot read, and run doctor as root"))
+            }
+        }
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
     /// A module runs as root inside the login: whoever can change its file decides the login,
     /// and more. Each file is judged once, where it is first loaded.
     private func moduleOwnershipFindings(_ stack: PAMStack, skipping checked: inout Set<String>) -> [DoctorFinding] {
@@ -109,7 +118,7 @@ package struct PAMCheck {
             guard checked.insert(module.location + " " + module.file).inserted, let owner = tree.ownershipProblem(of: module.file) else { return nil }
             return DoctorFinding(
                 id: "pam.untrusted-module", severity: .error, subject: subject(stack), location: module.location,
-                message: "\(owner): whoever can change the module \(tree.path(module.file)) runs code as root in every login of \(stack.service), and decides whether it succeeds",
+                message: "\(owner): whoever can change \(tree.path(module.file)), which this line runs as root in every login of \(stack.service), decides whether the login succeeds",
                 fix: "install modules in root's directories (\(PAMStack.moduleDirectory)) as root's files writable by no one else, and name them there")
         }
     }

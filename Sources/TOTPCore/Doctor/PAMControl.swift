@@ -67,10 +67,9 @@ package struct PAMControl: Sendable, Equatable {
         case "sufficient": (actions, defaultAction) = ([.success: .done, .newAuthtokReqd: .done], .ignore)
         case "optional": (actions, defaultAction) = ([.success: .ok, .newAuthtokReqd: .ok], .ignore)
         default:
-            var actions: [Result: Action] = [:]
-            // Values left out are `bad`, unless a default is named. A value named twice takes
-            // the last action, but the first default fills what is unset, and later names win.
-            var defaultAction: Action?
+            // libpam's array of actions, as C ints: unset, then each pair in turn, a default
+            // filling what is unset at that moment, and at the end `bad` filling the rest.
+            var codes = [Result: Int32](uniqueKeysWithValues: Result.allCases.map { ($0, Self.unset) })
             var rest = Array(body.utf8)[...]
             // C's isspace.
             let skipBlanks = { while let byte = rest.first, [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D].contains(byte) { rest.removeFirst() } }
@@ -87,15 +86,16 @@ package struct PAMControl: Sendable, Equatable {
                 skipBlanks()
                 guard rest.popFirst() == UInt8(ascii: "=") else { return nil }
                 skipBlanks()
-                let named = Self.actionNames.first { take($0.name) }?.action
-                guard let action = named ?? Self.jump(&rest) else { return nil }
+                let named = Self.actionNames.firstIndex { take($0.name) }.map { -Int32($0) }
+                guard let code = named ?? Self.jump(&rest) else { return nil }
                 if let result = Result(rawValue: name) {
-                    actions[result] = action
+                    codes[result] = code
                 } else {
-                    defaultAction = defaultAction ?? action
+                    for (result, old) in codes where old == Self.unset { codes[result] = code }
                 }
             }
-            (self.actions, self.defaultAction) = (actions, defaultAction ?? .bad)
+            actions = codes.mapValues { code in code == Self.unset ? .bad : Self.action(code) }
+            defaultAction = .bad
         }
     }
 
@@ -104,16 +104,26 @@ package struct PAMControl: Sendable, Equatable {
         (self.text, isKeyword, actions, defaultAction) = (text, false, [:], .bad)
     }
 
+    /// _PAM_ACTION_UNDEF.
+    private static let unset: Int32 = -6
+
+    /// In libpam's order: the action `ignore` is 0, `ok` -1, and so on to `reset`, -5.
     private static let actionNames: [(name: String, action: Action)] = [
         ("ignore", .ignore), ("ok", .ok), ("done", .done), ("bad", .bad), ("die", .die), ("reset", .reset),
     ]
 
-    /// The digits of a jump, which may not be 0. A count past any stack is a jump past its end.
-    private static func jump(_ rest: inout ArraySlice<UInt8>) -> Action? {
+    /// What libpam's dispatch does with a code: a positive one jumps, one of the named actions
+    /// is that action, and any other ("bad jump in stack") fails the stack and goes on, as bad.
+    private static func action(_ code: Int32) -> Action {
+        code > 0 ? .jump(Int(code)) : code >= -5 ? actionNames[Int(-code)].action : .bad
+    }
+
+    /// A jump's digits, summed in a C int as libpam sums them: past 2^31 the count wraps, to
+    /// an action's code or another jump. 0 is refused.
+    private static func jump(_ rest: inout ArraySlice<UInt8>) -> Int32? {
         let digits = rest.prefix { (0x30...0x39).contains($0) }
         rest.removeFirst(digits.count)
-        let significant = digits.drop { $0 == 0x30 }
-        guard !digits.isEmpty, !significant.isEmpty else { return nil }
-        return .jump(significant.count > 9 ? 1_000_000_000 : Int(String(decoding: significant, as: UTF8.self))!)
+        let code = digits.reduce(Int32(0)) { $0 &* 10 &+ Int32($1 - 0x30) }
+        return digits.isEmpty || code == 0 ? nil : code
     }
 }

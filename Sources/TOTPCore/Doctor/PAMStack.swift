@@ -41,6 +41,8 @@ package struct PAMStack: Sendable {
     /// Whether a file of it was read otherwise than libpam reads it, or not at all (it is no
     /// missing file, and no directory in /etc/pam.d): a pam_totpd.so line may be there.
     package private(set) var mayHideCode = false
+    /// libpam stopped reading the service's own file, and fails every login of it.
+    package private(set) var failsEveryLogin = false
     /// The module files its lines load, of every type, as libpam finds them: a name that is
     /// not absolute is put after the security directory.
     package private(set) var modules: [(file: String, location: String)] = []
@@ -57,45 +59,63 @@ package struct PAMStack: Sendable {
 
     package init(service: String, tree: HostTree) {
         self.service = service
-        load(file: "/etc/pam.d/" + service, tree: tree, level: 0, depth: 0, from: nil)
+        failsEveryLogin = !load(service, tree: tree, level: 0, depth: 0, from: nil, allTypes: true)
     }
 
     package var codeEntries: [Entry] { entries.filter { !$0.isSubstack && $0.line.isCodeModule } }
 
-    private mutating func load(file: String, tree: HostTree, level: Int, depth: Int, from: String?) {
+    /// The directories libpam looks in, in turn, for a service or an include named without a
+    /// path (_pam_open_config_file): the admin's, then the distribution's.
+    package static let directories = ["/etc/pam.d", "/usr/lib/pam.d"]
+
+    /// Loads a file's lines as libpam does; false when libpam fails to load it, which for an
+    /// include libpam turns into one line that always fails. `allTypes`: libpam adds the lines
+    /// of every type (the service's file and what it @includes), not auth lines alone, and any
+    /// of them can stop it.
+    private mutating func load(_ name: String, tree: HostTree, level: Int, depth: Int, from: String?, allTypes: Bool) -> Bool {
+        let candidates = name.hasPrefix("/") ? [name] : Self.directories.map { $0 + "/" + name }
+        var text: String?
+        var file = candidates[0]
+        for candidate in candidates where text == nil {
+            file = candidate
+            let path = tree.path(file)
+            // Whoever can change a file of the stack decides what it runs; and doctor, which
+            // runs as root, would quote what it was made to lead to.
+            if let owner = tree.ownershipProblem(of: file) {
+                mayHideCode = true
+                problem(
+                    "pam.untrusted-file", at: from ?? path, "\(owner): whoever can change it decides what a login of service \(service) runs, so doctor does not read it",
+                    fix: "make \(path), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
+                return true
+            }
+            guard from == nil || depth < Self.maxDepth else {
+                problem("pam.include-loop", at: from, "\(path) is included \(Self.maxDepth) levels deep, where libpam stops: the include fails (a loop?)", fix: "remove the include that leads back to it")
+                return false
+            }
+            guard !isTruncated else { return true }
+            do {
+                text = try tree.read(file)
+            } catch .missing {
+                continue
+            } catch .notARegularFile where from == nil {
+                return true
+            } catch {
+                // Past the run's read limit every later file fails alike: one finding says so.
+                isTruncated = error == .readLimitReached
+                mayHideCode = true
+                problem(
+                    "pam.unreadable", at: from, "\(path) \(error), so the stack of service \(service) is not checked past it",
+                    fix: "make \(path) a regular file that root can read, included once")
+                return true
+            }
+        }
         let path = tree.path(file)
-        guard depth <= Self.maxDepth else {
-            problem("pam.include-loop", at: from, "\(path) is included more than \(Self.maxDepth) levels deep (a loop?)", fix: "remove the include that leads back to it")
-            return
-        }
-        guard !isTruncated else { return }
-        // Whoever can change a file of the stack decides what it runs; and doctor, which runs as
-        // root, would quote what it was made to lead to.
-        if let owner = tree.ownershipProblem(of: file) {
-            mayHideCode = true
-            problem(
-                "pam.untrusted-file", at: from ?? path, "\(owner): whoever can change it decides what a login of service \(service) runs, so doctor does not read it",
-                fix: "make \(path), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
-            return
-        }
-        let text: String
-        do {
-            text = try tree.read(file)
-        } catch .missing where from == nil {
-            return
-        } catch .missing {
-            problem("pam.include-missing", at: from, "\(path) does not exist, so libpam fails every login of service \(service)", fix: "create \(path) or remove the line that includes it")
-            return
-        } catch .notARegularFile where from == nil {
-            return
-        } catch {
-            // Past the run's read limit every later file fails alike: one finding says so.
-            isTruncated = error == .readLimitReached
-            mayHideCode = true
-            problem(
-                "pam.unreadable", at: from, "\(path) \(error), so the stack of service \(service) is not checked past it",
-                fix: "make \(path) a regular file that root can read, included once")
-            return
+        guard let text else {
+            // libpam runs the `other` service for a program whose file is not there.
+            guard from != nil else { return true }
+            let named = candidates.map(tree.path).joined(separator: " nor ")
+            problem("pam.include-missing", at: from, "neither \(named) exists, so this line always fails in service \(service)", fix: "create \(path) or remove the line that includes it")
+            return false
         }
         let (lines, overlong) = Self.logicalLines(text)
         if let overlong {
@@ -106,13 +126,13 @@ package struct PAMStack: Sendable {
                 fix: "keep each line, with the lines a backslash joins to it, under \(Self.lineBuffer - 1) bytes")
         }
         for (number, line) in lines {
-            guard !isTruncated else { return }
+            guard !isTruncated else { return true }
             guard entries.count <= Self.maxEntries else {
                 isTruncated = true
                 problem(
                     "pam.stack-too-large", at: "\(path):\(number)", "the auth stack of service \(service) runs to more than \(Self.maxEntries) lines with its includes",
                     fix: "include each file once: files that include each other repeat their lines")
-                return
+                return true
             }
             let tokens = Self.tokens(line)
             guard let first = tokens.first.map(Self.unbracketed) else { continue }
@@ -124,7 +144,9 @@ package struct PAMStack: Sendable {
                     problem("pam.syntax", at: location, "@include takes one file name", fix: "write @include FILE")
                     continue
                 }
-                load(file: Self.includedFile(tokens[1]), tree: tree, level: level, depth: depth + 1, from: location)
+                if !load(Self.unbracketed(tokens[1]), tree: tree, level: level, depth: depth + 1, from: location, allTypes: allTypes) {
+                    includeFailed(at: path, number, control: "include", level: level)
+                }
                 continue
             }
             let controlText = tokens.count >= 2 ? tokens[1] : ""
@@ -132,9 +154,21 @@ package struct PAMStack: Sendable {
             let keyword = Self.unbracketed(controlText).lowercased()
             let module = tokens.count >= 3 ? Self.unbracketed(tokens[2]) : ""
             if keyword != "include" && keyword != "substack" && !module.isEmpty {
-                modules.append((module.hasPrefix("/") ? module : Self.moduleDirectory + module, location))
+                modules += Self.filesRun(module: module, arguments: tokens.dropFirst(3).map(Self.unbracketed)).map { ($0, location) }
             }
-            guard !["account", "session", "password"].contains(type) else { continue }
+            let isOtherType = ["account", "session", "password"].contains(type)
+            // A line libpam adds names its module by the file name less its extension; when
+            // nothing is left (`/x/.so`, `pam_env.so/`), libpam stops reading the file.
+            if (allTypes || !isOtherType) && keyword != "include" && !module.isEmpty && Self.moduleName(module) == nil {
+                problem(
+                    "pam.syntax", at: location,
+                    "libpam cannot name the module `\(module)` (nothing is left of its file name but the extension, or `?`) and stops reading \(path) here: " + (from == nil ? "every login of service \(service) fails" : "the include fails, as a line that always fails"),
+                    fix: "name the module's file, such as pam_unix.so")
+                // What follows, a pam_totpd.so line among it, libpam never loads.
+                mayHideCode = true
+                return false
+            }
+            guard !isOtherType else { continue }
             let mustFail = type != "auth"
             if mustFail {
                 problem(
@@ -146,7 +180,9 @@ package struct PAMStack: Sendable {
                 continue
             }
             if keyword == "include" {
-                load(file: Self.includedFile(module), tree: tree, level: level, depth: depth + 1, from: location)
+                if !load(module, tree: tree, level: level, depth: depth + 1, from: location, allTypes: false) {
+                    includeFailed(at: path, number, control: controlText, level: level)
+                }
                 continue
             }
             // A substack's own line takes no part in the walk but counts as one module for jumps.
@@ -162,17 +198,47 @@ package struct PAMStack: Sendable {
                 file: path, number: number, control: parsed ?? PAMControl(unreadable: controlText), module: module,
                 arguments: tokens.dropFirst(3).map(Self.unbracketed), mustFail: (mustFail || tokens.count < 3) && keyword != "substack")
             entries.append(Entry(line: entry, level: level, isSubstack: keyword == "substack"))
-            if keyword == "substack" {
-                load(file: Self.includedFile(module), tree: tree, level: level + 1, depth: depth + 1, from: location)
+            if keyword == "substack", !load(module, tree: tree, level: level + 1, depth: depth + 1, from: location, allTypes: false) {
+                includeFailed(at: path, number, control: controlText, level: level)
             }
         }
+        return true
     }
 
     private mutating func problem(_ id: String, at location: String?, _ message: String, fix: String) {
         problems.append(DoctorFinding(id: id, severity: .error, subject: "PAM service \(service)", location: location, message: message, fix: fix))
     }
 
-    private static func includedFile(_ name: String) -> String { name.hasPrefix("/") ? name : "/etc/pam.d/" + name }
+    /// libpam's stand-in for an include or substack it could not load: a line of no module
+    /// whose every value is bad.
+    private mutating func includeFailed(at path: String, _ number: Int, control: String, level: Int) {
+        let line = Line(file: path, number: number, control: PAMControl(unreadable: control), module: "", arguments: [], mustFail: true)
+        entries.append(Entry(line: line, level: level, isSubstack: false))
+    }
+
+    /// The name libpam gives a module (extract_modulename): its file name up to the last dot;
+    /// nil for an empty one or `?`.
+    private static func moduleName(_ path: String) -> String? {
+        let file = path.split(separator: "/", omittingEmptySubsequences: false).last ?? ""
+        let name = file.lastIndex(of: ".").map { file[..<$0] } ?? file
+        return name.isEmpty || name == "?" ? nil : String(name)
+    }
+
+    /// The files a line runs as root: its module, where libpam looks for it (a name without a
+    /// path from the security directory; `$ISA` in it, when the path as written does not load,
+    /// replaced), and the program pam_exec runs.
+    private static func filesRun(module: String, arguments: [String]) -> [String] {
+        let path = module.hasPrefix("/") ? module : moduleDirectory + module
+        var files = [path]
+        if let isa = path.range(of: "$ISA") { files.append(path.replacingCharacters(in: isa, with: "/lib/security")) }
+        let execOptions = ["debug", "expose_authtok", "quiet", "quiet_log", "seteuid", "stdout"]
+        if path.split(separator: "/").last == "pam_exec.so",
+            let program = arguments.first(where: { !execOptions.contains($0) && !$0.hasPrefix("log=") && !$0.hasPrefix("type=") }), program.hasPrefix("/")
+        {
+            files.append(program)
+        }
+        return files
+    }
 
     /// Where libpam looks for a module named without a path (DEFAULT_MODULE_PATH): Debian's
     /// multiarch security directory for the architecture doctor was built for.

@@ -83,7 +83,8 @@ package struct SSHDCheck {
         let devices = setting.value.split(whereSeparator: \.isWhitespace).flatMap { $0.split(separator: ",") }.compactMap { method in
             method.hasPrefix("keyboard-interactive:") ? method.dropFirst("keyboard-interactive:".count) : nil
         }
-        return Set(devices.filter { $0 != "pam" }).sorted().map { device in
+        // No device after the colon is every device, pam among them.
+        return Set(devices.filter { $0 != "pam" && !$0.isEmpty }).sorted().map { device in
             finding(
                 "sshd.keyboard-device", setting,
                 "AuthenticationMethods \(setting.value): keyboard-interactive:\(device) asks for a device this sshd does not have (only pam), so the logins that need it fail",
