@@ -49,8 +49,8 @@ package struct PAMStack: Sendable {
     /// Set once the stack ran past maxEntries: nothing more is loaded.
     private var isTruncated = false
 
-    /// libpam stops at this many nested substacks (PAM_SUBSTACK_MAX_LEVEL); includes are held
-    /// to it too, which also ends a file that includes itself.
+    /// libpam fails an include or substack this many levels below the service's file
+    /// (PAM_SUBSTACK_MAX_LEVEL), which also ends a file that includes itself.
     private static let maxDepth = 16
     /// Far more auth lines than any real stack has (Debian's run to a dozen); files that
     /// include each other more than once reach it long before the depth limit (three includes
