@@ -75,9 +75,14 @@ package enum PrivateFiles {
 
     package static func loadKey(_ path: String) throws(SetupError) -> SymmetricKey {
         try check(path, kind: S_IFREG, what: "key file", mode: "600")
-        let readFD = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // Non-blocking, so a FIFO put in its place meanwhile cannot hang the open.
+        let readFD = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard readFD >= 0 else { throw SetupError(description: "cannot open key file \(path): \(errorText())") }
         defer { close(readFD) }
+        // The file opened, which whoever can rename in its directory may have swapped since the check.
+        var opened = stat()
+        guard fstat(readFD, &opened) == 0 else { throw SetupError(description: "cannot inspect key file \(path): \(errorText())") }
+        try check(opened, path, kind: S_IFREG, what: "key file", mode: "600")
         var bytes = [UInt8](repeating: 0, count: 33)
         let count = read(readFD, &bytes, bytes.count)
         defer { bytes.withUnsafeMutableBytes { _ = memset($0.baseAddress!, 0, $0.count) } }
@@ -134,6 +139,10 @@ package enum PrivateFiles {
         guard lstat(path, &info) == 0 else {
             throw SetupError(description: "cannot inspect \(what) \(path): \(errorText())")
         }
+        try check(info, path, kind: kind, what: what, mode: mode)
+    }
+
+    private static func check(_ info: stat, _ path: String, kind: mode_t, what: String, mode: String) throws(SetupError) {
         guard info.st_mode & S_IFMT == kind else {
             throw SetupError(description: "\(what) \(path) is not a \(kind == S_IFDIR ? "directory" : "regular file") (symbolic links are refused); replace it")
         }
