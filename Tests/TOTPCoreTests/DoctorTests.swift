@@ -255,13 +255,43 @@ private final class DoctorTree {
             what: "a service of the distribution's directory",
             files: ["/usr/lib/pam.d/login": "auth sufficient pam_permit.so\n@include common-auth\nauth required pam_totpd.so\n"],
             id: "pam.sufficient-before-code", location: "/usr/lib/pam.d/login:1", fix: "requisite"),
+        // An include it looks for in /etc/pam.d alone: what a jump passes over is one failing line.
         Breakage(
-            what: "an include found in the distribution's directory",
+            what: "an include only in the distribution's directory",
             files: [
-                "/etc/pam.d/sudo": "@include vendor-auth\nauth required pam_totpd.so\n",
-                "/usr/lib/pam.d/vendor-auth": "auth sufficient pam_permit.so\n",
+                "/etc/pam.d/sudo": "auth [success=1 default=die] pam_permit.so\nauth include vendor-auth\nauth required pam_permit.so\n",
+                "/usr/lib/pam.d/vendor-auth": "auth required pam_totpd.so\nauth required pam_totpd.so\n",
             ],
-            id: "pam.sufficient-before-code", location: "/usr/lib/pam.d/vendor-auth:1", fix: "requisite"),
+            id: "pam.include-missing", location: "/etc/pam.d/sudo:2", fix: "create /"),
+        // libpam 1.5 follows includes with no limit, and fails the 16th substack.
+        Breakage(
+            what: "the code below includes 16 deep",
+            files: chain("/etc/chain/", "include", 16, bottom: "auth optional pam_totpd.so\nauth required pam_permit.so\n"),
+            id: "pam.include-depth", location: "/etc/chain/15:1", fix: "fewer levels"),
+        Breakage(
+            what: "the code below substacks 15 deep",
+            files: chain("/etc/chain/", "substack", 15, bottom: "auth optional pam_totpd.so\nauth required pam_permit.so\n"),
+            id: "pam.code-failure-ignored", location: "/etc/chain/15:1", fix: "required"),
+        Breakage(
+            what: "the code below substacks 16 deep",
+            files: chain("/etc/chain/", "substack", 16, bottom: "auth required pam_totpd.so\n"),
+            id: "pam.substack-depth", location: "/etc/chain/15:1", fix: "nest fewer"),
+        // A code line libpam keeps as failing is a line a jump passes over.
+        Breakage(
+            what: "the code line of a type libpam does not know",
+            files: ["/etc/pam.d/sudo": "auth [success=1 default=die] pam_permit.so\n[auth ] required pam_totpd.so\nauth required pam_permit.so\n"],
+            id: "pam.syntax", location: "/etc/pam.d/sudo:2", fix: "write auth, account"),
+        Breakage(
+            what: "a pam_deny.so not of the security directory",
+            files: [
+                "/etc/pam.d/sudo": "auth [success=done default=ignore] /opt/x/pam_deny.so\nauth required pam_totpd.so\n",
+                "/opt/x/pam_deny.so": "",
+            ],
+            id: "pam.sufficient-before-code", location: "/etc/pam.d/sudo:1", fix: "requisite"),
+        Breakage(
+            what: "a backslash on the file's last line",
+            files: ["/etc/pam.d/sudo": "@include common-auth\nauth required pam_totpd.so \\"],
+            id: "pam.syntax", location: "/etc/pam.d/sudo:2", fix: "remove the backslash"),
         // sshd's aliases and devices.
         Breakage(
             what: "Match all turns keyboard-interactive off by its old name",
@@ -286,10 +316,33 @@ private final class DoctorTree {
             id: "sshd.usepam", location: "/etc/ssh/sshd_config.d/totpd.conf:1", fix: "UsePAM yes"),
     ]
 
+    /// A service that includes (or substacks) `count` files of `directory`, each the next, the
+    /// last `bottom`.
+    static func chain(_ directory: String, _ control: String, _ count: Int, bottom: String) -> [String: String] {
+        var files = ["/etc/pam.d/sudo": "auth \(control) \(directory)1\n", directory + "\(count)": bottom]
+        for level in 1..<count { files[directory + "\(level)"] = "auth \(control) \(directory)\(level + 1)\n" }
+        return files
+    }
+
     @Test(arguments: breakages) func aBrokenFileGivesItsFinding(_ breakage: Breakage) async throws {
         let host = try DoctorTree()
         for (path, text) in breakage.files { try host.write(path, text) }
         await expectOnly(breakage.id, at: breakage.location, fixMentions: breakage.fix, in: host)
+    }
+
+    /// libpam includes the word after @include and passes over the rest; a failed @include of
+    /// the service's own file stops it reading the file, and every login fails.
+    @Test func anAtIncludeIsReadAsLibpamReadsIt() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/pam.d/sudo", "@include /etc/extra/code more\n")
+        try host.write("/etc/extra/code", "auth optional pam_totpd.so\nauth required pam_permit.so\n")
+        let problems = await host.problems()
+        #expect(Set(problems.map(\.id)) == ["pam.syntax", "pam.code-failure-ignored"], "\(problems)")
+        #expect(problems.first { $0.id == "pam.syntax" }?.severity == .warning)
+        try host.write("/etc/pam.d/sudo", "@include not-there\nauth required pam_totpd.so\n")
+        let failed = await host.problems()
+        #expect(Set(failed.map(\.id)) == ["pam.include-missing", "pam.syntax"], "\(failed)")
+        #expect(failed.contains { $0.message.contains("every login of service sudo fails") })
     }
 
     @Test func anIncludeChainIsFollowedToTheCodeLine() async throws {
@@ -625,12 +678,12 @@ private final class DoctorTree {
         #expect(await host.problems().first?.message.contains("others may create it") == true)
         // The module a line loads, through a link, and a relative name from the security directory.
         chmod(host.root + "/srv/pam", 0o755)
-        try host.write("/srv/pam/pam_totpd.so", "", mode: 0o666)
+        try host.write("/srv/pam/pam_extra.so", "", mode: 0o666)
         symlink("../srv/pam", host.root + "/modules")
         try FileManager.default.createDirectory(atPath: host.root + PAMStack.moduleDirectory, withIntermediateDirectories: true)
-        for module in ["/modules/pam_totpd.so", "../../../../srv/pam/pam_totpd.so"] {
-            try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required \(module)\n")
-            await expectOnly("pam.untrusted-module", at: "/etc/pam.d/sudo:2", fixMentions: "root's", in: host)
+        for module in ["/modules/pam_extra.so", "../../../../srv/pam/pam_extra.so"] {
+            try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\nauth optional \(module)\n")
+            await expectOnly("pam.untrusted-module", at: "/etc/pam.d/sudo:3", fixMentions: "root's", in: host)
         }
         try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\n")
         // An sshd drop-in, and a directory an Include lists.

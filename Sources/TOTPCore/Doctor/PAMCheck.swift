@@ -29,7 +29,8 @@ package struct PAMCheck {
     private static let runByTheUser: Set<String> = ["su", "su-l", "sudo", "sudo-i", "chfn", "chsh", "passwd", "newgrp", "polkit-1"]
 
     private static func isFirstFactor(_ line: PAMStack.Line, in stack: PAMStack) -> Bool {
-        firstFactors.contains(line.moduleName) || (line.moduleName == "pam_rootok.so" && runByTheUser.contains(stack.service))
+        guard let name = line.systemModuleName else { return false }
+        return firstFactors.contains(name) || (name == "pam_rootok.so" && runByTheUser.contains(stack.service))
     }
 
     package func run() -> Outcome {
@@ -46,7 +47,8 @@ package struct PAMCheck {
             let stack = PAMStack(service: name, tree: tree)
             if !stack.entries.isEmpty || stack.failsEveryLogin { withAuthLines.insert(name) }
             guard !stack.codeEntries.isEmpty, !stack.failsEveryLogin else {
-                if stack.mayHideCode || stack.failsEveryLogin { outcome.findings += stack.problems }
+                // A pam_totpd.so line libpam keeps as failing, or one doctor may not have seen.
+                if stack.namesCode || stack.mayHideCode || stack.failsEveryLogin { outcome.findings += stack.problems }
                 continue
             }
             // libpam lowers the service name a program gives before it opens the file.
@@ -123,13 +125,13 @@ package struct PAMCheck {
         }
     }
 
-    /// Doctor takes a module named pam_totpd… for the code, but a copy under another name is
-    /// left behind when the package is upgraded.
+    /// Doctor takes a module named pam_totpd… for the code, but a copy under another name or
+    /// in another directory is not the one the package installs and upgrades, nor perhaps the code.
     private func renamedModuleFindings(_ stack: PAMStack) -> [DoctorFinding] {
-        stack.codeEntries.filter { $0.line.moduleName != "pam_totpd.so" }.map { entry in
+        stack.codeEntries.filter { $0.line.systemModuleName != "pam_totpd.so" }.map { entry in
             DoctorFinding(
                 id: "pam.module-renamed", severity: .warning, subject: subject(stack), location: entry.line.location,
-                message: "\(entry.line.moduleName) is checked as pam_totpd.so by its name, but a copy under another name is not the module the package installs and upgrades",
+                message: "\(entry.line.module) is checked as pam_totpd.so by its name, but it is not the module the package installs and upgrades in \(PAMStack.moduleDirectory)",
                 fix: "name the packaged module: `pam_totpd.so`")
         }
     }
@@ -152,7 +154,7 @@ package struct PAMCheck {
         let walk = PAMStackWalk(stack) { line in
             if let fixed = Self.fixedResults(line) { return fixed }
             if line.isCodeModule { return line.control.distinctResults(Self.codeFailures) }
-            switch line.moduleName {
+            switch line.systemModuleName {
             case "pam_rootok.so" where Self.runByTheUser.contains(stack.service): return [.authErr]
             // With a keyword, what no success or failure reaches no value reaches: ignore leaves
             // the stack as it was, which a success can only improve on.
@@ -176,10 +178,10 @@ package struct PAMCheck {
     private static let codeFailures = PAMControl.Result.failures.filter { $0 != .ignore }
 
     /// What a line returns whatever happens, on every walk: a line libpam keeps as failing,
-    /// pam_permit and pam_deny.
+    /// and libpam's pam_permit and pam_deny.
     private static func fixedResults(_ line: PAMStack.Line) -> [PAMControl.Result]? {
         if line.mustFail { return [.permDenied] }
-        switch line.moduleName {
+        switch line.systemModuleName {
         case "pam_permit.so": return [.success]
         case "pam_deny.so": return [.authErr]
         default: return nil

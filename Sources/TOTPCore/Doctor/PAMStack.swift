@@ -18,6 +18,11 @@ package struct PAMStack: Sendable {
 
         package var location: String { "\(file):\(number)" }
         package var moduleName: String { module.split(separator: "/").last.map(String.init) ?? module }
+        /// The module's name when it is the file of that name in the security directory, where
+        /// libpam's own modules are: one of the same name elsewhere may do anything.
+        package var systemModuleName: String? {
+            !module.contains("/") || module == PAMStack.moduleDirectory + moduleName ? moduleName : nil
+        }
         /// pam_totpd.so, or a copy of it under a name that says so (pam_totpd.so.1).
         package var isCodeModule: Bool { moduleName.hasPrefix("pam_totpd") && !mustFail }
         /// The `auth ...` text of the line, for messages: its first 200 characters, so that
@@ -43,14 +48,19 @@ package struct PAMStack: Sendable {
     package private(set) var mayHideCode = false
     /// libpam stopped reading the service's own file, and fails every login of it.
     package private(set) var failsEveryLogin = false
+    /// Whether a line names pam_totpd, the code or not: one libpam keeps as failing too.
+    package var namesCode: Bool { entries.contains { !$0.isSubstack && $0.line.moduleName.hasPrefix("pam_totpd") } }
     /// The module files its lines load, of every type, as libpam finds them: a name that is
     /// not absolute is put after the security directory.
     package private(set) var modules: [(file: String, location: String)] = []
     /// Set once the stack ran past maxEntries: nothing more is loaded.
     private var isTruncated = false
 
-    /// libpam fails an include or substack this many levels below the service's file
-    /// (PAM_SUBSTACK_MAX_LEVEL), which also ends a file that includes itself.
+    /// libpam 1.5 fails a substack this many substacks below the service's file
+    /// (PAM_SUBSTACK_MAX_LEVEL).
+    private static let maxSubstackLevel = 16
+    /// libpam 1.5 follows includes with no limit but the files it may open at once; doctor
+    /// follows them this deep, which also ends a file that includes itself.
     private static let maxDepth = 16
     /// Far more auth lines than any real stack has (Debian's run to a dozen); files that
     /// include each other more than once reach it long before the depth limit (three includes
@@ -64,8 +74,9 @@ package struct PAMStack: Sendable {
 
     package var codeEntries: [Entry] { entries.filter { !$0.isSubstack && $0.line.isCodeModule } }
 
-    /// The directories libpam looks in, in turn, for a service or an include named without a
-    /// path (_pam_open_config_file): the admin's, then the distribution's.
+    /// The directories libpam 1.5 looks in, in turn, for a service (_pam_open_config_file): the
+    /// admin's, then the distribution's. An include named without a path it looks for in the
+    /// first alone.
     package static let directories = ["/etc/pam.d", "/usr/lib/pam.d"]
 
     /// Loads a file's lines as libpam does; false when libpam fails to load it, which for an
@@ -73,7 +84,15 @@ package struct PAMStack: Sendable {
     /// of every type (the service's file and what it @includes), not auth lines alone, and any
     /// of them can stop it.
     private mutating func load(_ name: String, tree: HostTree, level: Int, depth: Int, from: String?, allTypes: Bool) -> Bool {
-        let candidates = name.hasPrefix("/") ? [name] : Self.directories.map { $0 + "/" + name }
+        let candidates = name.hasPrefix("/") ? [name] : (from == nil ? Self.directories : [Self.directories[0]]).map { $0 + "/" + name }
+        guard level < Self.maxSubstackLevel else {
+            // Not read: what the admin meant to run there, pam_totpd.so perhaps, never runs.
+            mayHideCode = true
+            problem(
+                "pam.substack-depth", at: from, "this substack is \(Self.maxSubstackLevel) substacks deep, where libpam stops: it fails, as a line that always fails",
+                fix: "remove the substack that leads back to it, or nest fewer")
+            return false
+        }
         var text: String?
         var file = candidates[0]
         for candidate in candidates where text == nil {
@@ -88,9 +107,14 @@ package struct PAMStack: Sendable {
                     fix: "make \(path), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
                 return true
             }
-            guard from == nil || depth < Self.maxDepth else {
-                problem("pam.include-loop", at: from, "\(path) is included \(Self.maxDepth) levels deep, where libpam stops: the include fails (a loop?)", fix: "remove the include that leads back to it")
-                return false
+            guard depth < Self.maxDepth else {
+                // What lies deeper, a pam_totpd.so line among it, doctor does not see.
+                mayHideCode = true
+                problem(
+                    "pam.include-depth", at: from,
+                    "\(path) is included \(Self.maxDepth) levels deep: libpam goes on including (a loop until it can open no more files), doctor does not, so the stack of service \(service) is not checked past it",
+                    fix: "remove the include that leads back to it, or include fewer levels deep")
+                return true
             }
             guard !isTruncated else { return true }
             do {
@@ -113,11 +137,17 @@ package struct PAMStack: Sendable {
         guard let text else {
             // libpam runs the `other` service for a program whose file is not there.
             guard from != nil else { return true }
-            let named = candidates.map(tree.path).joined(separator: " nor ")
-            problem("pam.include-missing", at: from, "neither \(named) exists, so this line always fails in service \(service)", fix: "create \(path) or remove the line that includes it")
+            var missing = "\(path) does not exist"
+            let distributions = Self.directories[1] + "/" + name
+            if !name.hasPrefix("/"), tree.contents(of: distributions) != nil {
+                // Meant to be read, a pam_totpd.so line among it perhaps.
+                mayHideCode = true
+                missing += ", and libpam looks for an include in \(tree.path(Self.directories[0])) alone, not in \(tree.path(distributions))"
+            }
+            problem("pam.include-missing", at: from, "\(missing): this line always fails in service \(service)", fix: "create \(path) or remove the line that includes it")
             return false
         }
-        let (lines, overlong) = Self.logicalLines(text)
+        let (lines, overlong, unfinished) = Self.logicalLines(text)
         if let overlong {
             mayHideCode = true
             problem(
@@ -140,12 +170,25 @@ package struct PAMStack: Sendable {
             // One leading dash only silences a missing module; the line works the same.
             let type = (first.hasPrefix("-") ? String(first.dropFirst()) : first).lowercased()
             if type == "@include" {
-                guard tokens.count == 2 else {
-                    problem("pam.syntax", at: location, "@include takes one file name", fix: "write @include FILE")
-                    continue
+                // libpam includes the word after it and passes over any others.
+                if tokens.count > 2 {
+                    problem("pam.syntax", severity: .warning, at: location, "libpam includes only \(Self.unbracketed(tokens[1])) and passes over the rest of the line", fix: "write one @include line for each file")
+                } else if tokens.count < 2 {
+                    problem("pam.syntax", at: location, "@include names no file, so libpam fails it", fix: "write @include FILE")
                 }
-                if !load(Self.unbracketed(tokens[1]), tree: tree, level: level, depth: depth + 1, from: location, allTypes: allTypes) {
+                guard tokens.count >= 2, load(Self.unbracketed(tokens[1]), tree: tree, level: level, depth: depth + 1, from: location, allTypes: allTypes) else {
+                    // The failing line that stands in for it would be of every type, which libpam
+                    // cannot add: it stops reading the file instead.
+                    guard !allTypes else {
+                        problem(
+                            "pam.syntax", at: location,
+                            "libpam cannot keep this failed @include of \(path) as a failing line and stops reading the file: " + stopped(from),
+                            fix: "make the @include name a file that libpam reads, or remove it")
+                        mayHideCode = true
+                        return false
+                    }
                     includeFailed(at: path, number, control: "include", level: level)
+                    continue
                 }
                 continue
             }
@@ -162,7 +205,7 @@ package struct PAMStack: Sendable {
             if (allTypes || !isOtherType) && keyword != "include" && !module.isEmpty && Self.moduleName(module) == nil {
                 problem(
                     "pam.syntax", at: location,
-                    "libpam cannot name the module `\(module)` (nothing is left of its file name but the extension, or `?`) and stops reading \(path) here: " + (from == nil ? "every login of service \(service) fails" : "the include fails, as a line that always fails"),
+                    "libpam cannot name the module `\(module)` (nothing is left of its file name but the extension, or `?`) and stops reading \(path) here: " + stopped(from),
                     fix: "name the module's file, such as pam_unix.so")
                 // What follows, a pam_totpd.so line among it, libpam never loads.
                 mayHideCode = true
@@ -176,7 +219,12 @@ package struct PAMStack: Sendable {
                     fix: "write auth, account, session or password, or remove the line")
             }
             if keyword == "include" || keyword == "substack", tokens.count < 3 {
-                problem("pam.syntax", at: location, "\(keyword) names no file: \(line)", fix: "write auth \(keyword) FILE")
+                problem("pam.syntax", at: location, "\(keyword) names no file, so libpam fails it, as a line that always fails: \(line)", fix: "write auth \(keyword) FILE")
+                if keyword == "substack" {
+                    let entry = Line(file: path, number: number, control: PAMControl("required")!, module: "", arguments: [])
+                    entries.append(Entry(line: entry, level: level, isSubstack: true))
+                }
+                includeFailed(at: path, number, control: controlText, level: level)
                 continue
             }
             if keyword == "include" {
@@ -202,11 +250,22 @@ package struct PAMStack: Sendable {
                 includeFailed(at: path, number, control: controlText, level: level)
             }
         }
+        if let unfinished {
+            problem(
+                "pam.syntax", at: "\(path):\(unfinished)", "the file ends in a line a backslash continues, and libpam stops reading it with an error: " + stopped(from),
+                fix: "remove the backslash at the end of the last line")
+            return false
+        }
         return true
     }
 
-    private mutating func problem(_ id: String, at location: String?, _ message: String, fix: String) {
-        problems.append(DoctorFinding(id: id, severity: .error, subject: "PAM service \(service)", location: location, message: message, fix: fix))
+    /// What libpam stopping in a file does: to the service's own, or to an include of it.
+    private func stopped(_ from: String?) -> String {
+        from == nil ? "every login of service \(service) fails" : "the include fails, as a line that always fails"
+    }
+
+    private mutating func problem(_ id: String, severity: DoctorFinding.Severity = .error, at location: String?, _ message: String, fix: String) {
+        problems.append(DoctorFinding(id: id, severity: severity, subject: "PAM service \(service)", location: location, message: message, fix: fix))
     }
 
     /// libpam's stand-in for an include or substack it could not load: a line of no module
@@ -260,8 +319,9 @@ package struct PAMStack: Sendable {
     /// by byte: blank and comment lines are passed over, `#` ends a line wherever it stands, a
     /// backslash that then ends it continues it on the next; each comes with the number of its
     /// first line. `overlong` is the first line that did not fit the buffer: fgets cut it, and
-    /// libpam took the rest as another line, or stopped reading the file there.
-    static func logicalLines(_ text: String) -> (lines: [(Int, String)], overlong: Int?) {
+    /// libpam took the rest as another line, or stopped reading the file there. `unfinished` is
+    /// a line a backslash continues past the end of the file, where libpam stops with an error.
+    static func logicalLines(_ text: String) -> (lines: [(Int, String)], overlong: Int?, unfinished: Int?) {
         let bytes = Array(text.utf8)
         let blank: Set<UInt8> = [0x20, 0x0A, 0x09]
         var lines: [(Int, String)] = []
@@ -273,11 +333,12 @@ package struct PAMStack: Sendable {
             var first: Int?
             while true {
                 let room = lineBuffer - line.count
-                guard room > 1, position < bytes.count else {
-                    if room <= 1 { overlong = overlong ?? number }
-                    // A backslash on the last line leaves it incomplete, and libpam drops it.
+                guard room > 1 else {
+                    overlong = overlong ?? number
                     break assembling
                 }
+                // A backslash on the last line: libpam stops with an error.
+                guard position < bytes.count else { return (lines, overlong, first) }
                 // fgets: at most room - 1 bytes, through the first newline.
                 let end = bytes[position..<min(bytes.count, position + room - 1)].firstIndex(of: 0x0A).map { $0 + 1 } ?? min(bytes.count, position + room - 1)
                 var piece = bytes[position..<end]
@@ -305,7 +366,7 @@ package struct PAMStack: Sendable {
             }
             lines.append((first ?? number, String(decoding: line, as: UTF8.self)))
         }
-        return (lines, overlong)
+        return (lines, overlong, nil)
     }
 
     /// Words as libpam's _pam_StrTok splits them, at space, tab and newline bytes, but a word
