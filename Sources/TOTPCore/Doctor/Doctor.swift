@@ -45,7 +45,7 @@ package struct Doctor {
         findings += pam.findings
         if pam.services.contains("sshd") {
             let (sshd, notes) = SSHDCheck.configuration(tree: tree)
-            findings += notes + SSHDCheck(configuration: sshd).run()
+            findings += notes + SSHDCheck.startupFindings(tree: tree) + SSHDCheck(configuration: sshd).run()
         }
 
         if let enrolled {

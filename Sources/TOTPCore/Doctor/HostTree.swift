@@ -146,9 +146,12 @@ package struct HostTree: Sendable, Equatable {
     /// Why someone but root could change what `hostPath` leads to, or nil when no one can: the
     /// files PAM and sshd read decide who logs in, so each one, and every directory and link on
     /// the way to it, must be root's (or this process's owner's) and writable by no one else.
-    /// In a sticky directory others may add names, and the owner of a link may replace it. A
-    /// path that leads nowhere has nothing to change, but one that anyone may create does.
-    /// `listed`: the directory is read for the names in it, which no one else may add to.
+    /// A sticky directory others write in may be on the way to a directory of root's, which no
+    /// one else can move there, but a file or a link in it may have been put there by anyone, a
+    /// file of root's they moved or linked among them. A path that leads nowhere has nothing to
+    /// change, but one that anyone may create does. `listed`: the directory is read for the
+    /// names in it, which no one else may add to. /proc is refused: its links lead each process
+    /// to its own files (its working directory, its root), so a login reads another file there.
     ///
     /// The path is followed as the kernel follows it, one component at a time from the root,
     /// links and `..` included, so that the check judges what a reader would open.
@@ -174,11 +177,15 @@ package struct HostTree: Sendable, Equatable {
             }
             let parent = walked[walked.count - 1]
             let isLast = pending.isEmpty
+            let othersWrite = parent.info.st_mode & 0o022 != 0
+            if isLiveSystem && walked.count == 1 && name == "proc" {
+                return "\(shown(name)) is below /proc, whose links each process follows to its own files (its working directory, its root), so a login may read another file there than doctor"
+            }
             let opened = openat(parent.descriptor, name, totpd_o_path | O_NOFOLLOW | O_CLOEXEC)
             guard opened >= 0 else {
                 let error = errno
                 guard error == ENOENT else { return error == ENOTDIR ? nil : "\(shown(name)) cannot be checked (\(String(cString: strerror(error))))" }
-                return parent.info.st_mode & 0o022 != 0 ? "\(shown(name)) does not exist, and others may create it in \(shown(nil))" : nil
+                return othersWrite ? "\(shown(name)) does not exist, and others may create it in \(shown(nil))" : nil
             }
             var info = stat()
             fstat(opened, &info)
@@ -186,9 +193,7 @@ package struct HostTree: Sendable, Equatable {
             case S_IFLNK:
                 defer { close(opened) }
                 // Only a sticky directory lets others write in it (any other is refused above).
-                guard isTrusted(info.st_uid) || parent.info.st_mode & 0o022 == 0 else {
-                    return "\(shown(name)) is a symbolic link of uid \(info.st_uid) in a directory others write in, so uid \(info.st_uid) may point it elsewhere"
-                }
+                guard !othersWrite else { return "\(shown(name)) is a symbolic link in \(shown(nil)), a directory others write in, where anyone may have put it" }
                 links += 1
                 // Past 40 links the kernel refuses the path, and its reader fails.
                 guard links <= 40 else { return nil }
@@ -202,14 +207,27 @@ package struct HostTree: Sendable, Equatable {
                 pending += Self.components(target).reversed()
             case S_IFDIR:
                 walked.append((opened, name, info))
-                if let problem = ownershipProblem(info, at: shown(nil), isLast: isLast && listed) { return problem }
+                if let problem = ownershipProblem(info, at: shown(nil), isLast: false) { return problem }
             default:
                 close(opened)
                 guard isLast else { return nil }
+                guard !othersWrite else { return "\(shown(name)) is in \(shown(nil)), a directory others write in, where anyone may have put it (a file of root's they moved or linked there)" }
                 return ownershipProblem(info, at: shown(name), isLast: true)
             }
         }
-        return nil
+        // The directory reached, after any `.` and `..`, is the one listed.
+        return listed ? ownershipProblem(walked[walked.count - 1].info, at: shown(nil), isLast: true) : nil
+    }
+
+    /// The program a script names on its `#!` line, which the kernel runs to run the script.
+    package func interpreter(of hostPath: String) -> String? {
+        guard let file = try? open(hostPath, O_RDONLY | O_NONBLOCK | O_NOCTTY) else { return nil }
+        defer { close(file) }
+        var bytes = [UInt8](repeating: 0, count: 256)
+        let got = bytes.withUnsafeMutableBytes { Glibc.read(file, $0.baseAddress, $0.count) }
+        guard got > 2, bytes[0] == UInt8(ascii: "#"), bytes[1] == UInt8(ascii: "!") else { return nil }
+        let path = bytes[2..<got].drop { $0 == 0x20 || $0 == 0x09 }.prefix { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A }
+        return path.isEmpty ? nil : String(decoding: path, as: UTF8.self)
     }
 
     private func isTrusted(_ owner: uid_t) -> Bool { owner == 0 || owner == trustedOwner }

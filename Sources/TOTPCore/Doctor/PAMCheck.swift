@@ -42,10 +42,11 @@ package struct PAMCheck {
         // The services whose file gives auth lines: for any other (no file, a directory, only
         // account and session lines) libpam runs the auth lines of `other`.
         var withAuthLines: Set<String> = []
+        var withoutAuthLines: [PAMStack] = []
         var modulesChecked: Set<String> = []
         for name in names {
             let stack = PAMStack(service: name, tree: tree)
-            if !stack.entries.isEmpty || stack.failsEveryLogin { withAuthLines.insert(name) }
+            if !stack.entries.isEmpty || stack.failsEveryLogin { withAuthLines.insert(name) } else { withoutAuthLines.append(stack) }
             guard !stack.codeEntries.isEmpty, !stack.failsEveryLogin else {
                 // A pam_totpd.so line libpam keeps as failing, or one doctor may not have seen.
                 if stack.namesCode || stack.mayHideCode || stack.failsEveryLogin { outcome.findings += stack.problems }
@@ -71,6 +72,14 @@ package struct PAMCheck {
             }
         }
         if !unwalked.isEmpty { outcome.findings.append(walkLimit(unwalked, in: directory)) }
+        // libpam loads every module of `other`, of every type, for every service, and a service
+        // without auth lines of its own runs other's: their files and modules are part of each login.
+        if !outcome.services.isEmpty {
+            let loadedToo = outcome.services.contains("other") ? withoutAuthLines : [PAMStack(service: "other", tree: tree)]
+            for stack in loadedToo {
+                outcome.findings += stack.problems.filter { $0.id == "pam.untrusted-file" } + moduleOwnershipFindings(stack, skipping: &modulesChecked)
+            }
+        }
         // Without its own file, sshd's logins run `other`: sshd's settings matter then too.
         if outcome.services.contains("other") && !withAuthLines.contains("sshd") { outcome.services.append("sshd") }
         if outcome.services.isEmpty && outcome.findings.isEmpty {
@@ -114,15 +123,33 @@ package struct PAMCheck {
     }
 
     /// A module runs as root inside the login: whoever can change its file decides the login,
-    /// and more. Each file is judged once, where it is first loaded.
+    /// and more; and so does whoever can change the program a script's `#!` line names. Each
+    /// file is judged once, where it is first loaded.
     private func moduleOwnershipFindings(_ stack: PAMStack, skipping checked: inout Set<String>) -> [DoctorFinding] {
         stack.modules.compactMap { module in
-            guard checked.insert(module.location + " " + module.file).inserted, let owner = tree.ownershipProblem(of: module.file) else { return nil }
+            guard checked.insert(module.location + " " + module.file).inserted else { return nil }
+            let owner =
+                module.file.hasPrefix("/")
+                ? ownershipProblem(running: module.file)
+                : "\(module.file) is run from the working directory of whatever logs in, which for su and sudo the user logging in chooses"
+            guard let owner else { return nil }
             return DoctorFinding(
                 id: "pam.untrusted-module", severity: .error, subject: subject(stack), location: module.location,
                 message: "\(owner): whoever can change \(tree.path(module.file)), which this line runs as root in every login of \(stack.service), decides whether the login succeeds",
-                fix: "install modules in root's directories (\(PAMStack.moduleDirectory)) as root's files writable by no one else, and name them there")
+                fix: "install modules and programs in root's directories (\(PAMStack.moduleDirectory), /usr/local/sbin) as root's files writable by no one else, and name them there by their whole path")
         }
+    }
+
+    /// The owner problem of a file run, or of the interpreters its `#!` lines name in turn (the
+    /// kernel follows four).
+    private func ownershipProblem(running file: String) -> String? {
+        var file = file
+        for _ in 0..<5 {
+            if let owner = tree.ownershipProblem(of: file) { return owner }
+            guard let interpreter = tree.interpreter(of: file) else { return nil }
+            file = interpreter
+        }
+        return nil
     }
 
     /// Doctor takes a module named pam_totpd… for the code, but a copy under another name or

@@ -102,9 +102,7 @@ package struct PAMStack: Sendable {
             // runs as root, would quote what it was made to lead to.
             if let owner = tree.ownershipProblem(of: file) {
                 mayHideCode = true
-                problem(
-                    "pam.untrusted-file", at: from ?? path, "\(owner): whoever can change it decides what a login of service \(service) runs, so doctor does not read it",
-                    fix: "make \(path), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
+                untrusted(file, owner, at: from ?? path, tree: tree)
                 return true
             }
             guard depth < Self.maxDepth else {
@@ -200,6 +198,12 @@ package struct PAMStack: Sendable {
                 modules += Self.filesRun(module: module, arguments: tokens.dropFirst(3).map(Self.unbracketed)).map { ($0, location) }
             }
             let isOtherType = ["account", "session", "password"].contains(type)
+            // Lines of those types take no part in the auth stack, but libpam loads the modules
+            // an include of them names as well, as root in every login.
+            if allTypes && isOtherType && (keyword == "include" || keyword == "substack") && !module.isEmpty {
+                collectModules(module, type: type, tree: tree, depth: depth + 1, from: location)
+                continue
+            }
             // A line libpam adds names its module by the file name less its extension; when
             // nothing is left (`/x/.so`, `pam_env.so/`), libpam stops reading the file.
             if (allTypes || !isOtherType) && keyword != "include" && !module.isEmpty && Self.moduleName(module) == nil {
@@ -259,6 +263,39 @@ package struct PAMStack: Sendable {
         return true
     }
 
+    /// The files and modules of an include of another type than auth (`account include FILE`),
+    /// followed for the files it reads and the modules it loads alone.
+    private mutating func collectModules(_ name: String, type: String, tree: HostTree, depth: Int, from location: String) {
+        guard depth < Self.maxDepth, !isTruncated else { return }
+        let file = name.hasPrefix("/") ? name : Self.directories[0] + "/" + name
+        if let owner = tree.ownershipProblem(of: file) {
+            untrusted(file, owner, at: location, tree: tree)
+            return
+        }
+        guard let text = tree.contents(of: file) else { return }
+        for (number, line) in Self.logicalLines(text).lines {
+            let words = Self.tokens(line).map(Self.unbracketed)
+            guard let first = words.first else { continue }
+            let lineType = (first.hasPrefix("-") ? String(first.dropFirst()) : first).lowercased()
+            let here = "\(tree.path(file)):\(number)"
+            if lineType == "@include", words.count >= 2 {
+                collectModules(words[1], type: type, tree: tree, depth: depth + 1, from: here)
+            } else if lineType == type, words.count >= 3 {
+                if ["include", "substack"].contains(words[1].lowercased()) {
+                    collectModules(words[2], type: type, tree: tree, depth: depth + 1, from: here)
+                } else {
+                    modules += Self.filesRun(module: words[2], arguments: Array(words.dropFirst(3))).map { ($0, here) }
+                }
+            }
+        }
+    }
+
+    private mutating func untrusted(_ file: String, _ owner: String, at location: String, tree: HostTree) {
+        problem(
+            "pam.untrusted-file", at: location, "\(owner): whoever can change it decides what a login of service \(service) runs, so doctor does not read it",
+            fix: "make \(tree.path(file)), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
+    }
+
     /// What libpam stopping in a file does: to the service's own, or to an include of it.
     private func stopped(_ from: String?) -> String {
         from == nil ? "every login of service \(service) fails" : "the include fails, as a line that always fails"
@@ -285,16 +322,21 @@ package struct PAMStack: Sendable {
 
     /// The files a line runs as root: its module, where libpam looks for it (a name without a
     /// path from the security directory; `$ISA` in it, when the path as written does not load,
-    /// replaced), and the program pam_exec runs.
+    /// replaced); for pam_exec, the program, which it takes to be the first word that is none of
+    /// its options (in any case, as it compares them), run as written (a relative one from the
+    /// working directory of the login), and the paths given to the program.
     private static func filesRun(module: String, arguments: [String]) -> [String] {
         let path = module.hasPrefix("/") ? module : moduleDirectory + module
         var files = [path]
         if let isa = path.range(of: "$ISA") { files.append(path.replacingCharacters(in: isa, with: "/lib/security")) }
         let execOptions = ["debug", "expose_authtok", "quiet", "quiet_log", "seteuid", "stdout"]
-        if path.split(separator: "/").last == "pam_exec.so",
-            let program = arguments.first(where: { !execOptions.contains($0) && !$0.hasPrefix("log=") && !$0.hasPrefix("type=") }), program.hasPrefix("/")
-        {
-            files.append(program)
+        let isOption = { (word: String) in
+            let lowered = word.lowercased()
+            return execOptions.contains(lowered) || lowered.hasPrefix("log=") || lowered.hasPrefix("type=")
+        }
+        if path.split(separator: "/").last == "pam_exec.so", let program = arguments.firstIndex(where: { !isOption($0) }) {
+            files.append(arguments[program])
+            files += arguments[(program + 1)...].filter { $0.hasPrefix("/") }
         }
         return files
     }

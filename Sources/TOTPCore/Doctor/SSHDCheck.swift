@@ -26,6 +26,35 @@ package struct SSHDCheck {
         return (SSHDConfiguration(tree: tree), [note])
     }
 
+    /// How sshd starts decides as much as its files: Debian's ssh.service passes SSHD_OPTS from
+    /// /etc/default/ssh, whose `-o` options override every file, and whoever can change the unit,
+    /// its drop-ins or that file gives sshd any.
+    package static func startupFindings(tree: HostTree) -> [DoctorFinding] {
+        let listed = ["/etc/systemd/system/ssh.service.d", "/run/systemd/system/ssh.service.d"]
+        let files = ["/etc/default/ssh", "/lib/systemd/system/ssh.service", "/usr/lib/systemd/system/ssh.service", "/etc/systemd/system/ssh.service"]
+        var findings = (files + listed).compactMap { file in
+            tree.ownershipProblem(of: file, listed: listed.contains(file)).map { owner in
+                DoctorFinding(
+                    id: "sshd.untrusted-file", severity: .error, subject: "sshd", location: tree.path(file),
+                    message: "\(owner): whoever can change it chooses the options sshd starts with, which override sshd_config (-o AuthenticationMethods=publickey lets a key alone in)",
+                    fix: "make \(tree.path(file)), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
+            }
+        }
+        let lines = (tree.contents(of: "/etc/default/ssh") ?? "").split(separator: "\n", omittingEmptySubsequences: false)
+        for (index, line) in lines.enumerated() {
+            let assignment = line.drop { $0 == " " || $0 == "\t" }
+            guard assignment.hasPrefix("SSHD_OPTS=") else { continue }
+            let value = assignment.dropFirst("SSHD_OPTS=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"' \t"))
+            guard !value.isEmpty else { continue }
+            findings.append(
+                DoctorFinding(
+                    id: "sshd.command-line", severity: .warning, subject: "sshd", location: "\(tree.path("/etc/default/ssh")):\(index + 1)",
+                    message: "sshd starts with the options `\(value.prefix(200))`, which override its files, and doctor checks the files without them",
+                    fix: "move the settings into /etc/ssh/sshd_config.d and leave SSHD_OPTS empty, or check `sshd -T \(value.prefix(200))` by hand"))
+        }
+        return findings
+    }
+
     package func run() -> [DoctorFinding] {
         var findings = configuration.problems + configuration.untrustedFiles + configuration.matchOverrides
         guard configuration.problems.isEmpty && configuration.untrustedFiles.isEmpty else { return findings }
