@@ -174,19 +174,15 @@ package struct PAMStack: Sendable {
                 } else if tokens.count < 2 {
                     problem("pam.syntax", at: location, "@include names no file, so libpam fails it", fix: "write @include FILE")
                 }
-                guard tokens.count >= 2, load(Self.unbracketed(tokens[1]), tree: tree, level: level, depth: depth + 1, from: location, allTypes: allTypes) else {
+                if !(tokens.count >= 2 && load(Self.unbracketed(tokens[1]), tree: tree, level: level, depth: depth + 1, from: location, allTypes: allTypes)) {
                     // The failing line that stands in for it would be of every type, which libpam
                     // cannot add: it stops reading the file instead.
                     guard !allTypes else {
-                        problem(
-                            "pam.syntax", at: location,
-                            "libpam cannot keep this failed @include of \(path) as a failing line and stops reading the file: " + stopped(from),
+                        return stopsReading(
+                            at: location, "libpam cannot keep this failed @include of \(path) as a failing line and stops reading the file: ", from: from,
                             fix: "make the @include name a file that libpam reads, or remove it")
-                        mayHideCode = true
-                        return false
                     }
                     includeFailed(at: path, number, control: "include", level: level)
-                    continue
                 }
                 continue
             }
@@ -207,13 +203,9 @@ package struct PAMStack: Sendable {
             // A line libpam adds names its module by the file name less its extension; when
             // nothing is left (`/x/.so`, `pam_env.so/`), libpam stops reading the file.
             if (allTypes || !isOtherType) && keyword != "include" && !module.isEmpty && Self.moduleName(module) == nil {
-                problem(
-                    "pam.syntax", at: location,
-                    "libpam cannot name the module `\(module)` (nothing is left of its file name but the extension, or `?`) and stops reading \(path) here: " + stopped(from),
-                    fix: "name the module's file, such as pam_unix.so")
-                // What follows, a pam_totpd.so line among it, libpam never loads.
-                mayHideCode = true
-                return false
+                return stopsReading(
+                    at: location, "libpam cannot name the module `\(module)` (nothing is left of its file name but the extension, or `?`) and stops reading \(path) here: ",
+                    from: from, fix: "name the module's file, such as pam_unix.so")
             }
             guard !isOtherType else { continue }
             let mustFail = type != "auth"
@@ -255,12 +247,19 @@ package struct PAMStack: Sendable {
             }
         }
         if let unfinished {
-            problem(
-                "pam.syntax", at: "\(path):\(unfinished)", "the file ends in a line a backslash continues, and libpam stops reading it with an error: " + stopped(from),
+            return stopsReading(
+                at: "\(path):\(unfinished)", "the file ends in a line a backslash continues, and libpam stops reading it with an error: ", from: from,
                 fix: "remove the backslash at the end of the last line")
-            return false
         }
         return true
+    }
+
+    /// libpam stops reading a file at this line, and fails to load it: what follows, a
+    /// pam_totpd.so line among it, it never loads. Always false, what `load` returns then.
+    private mutating func stopsReading(at location: String, _ why: String, from: String?, fix: String) -> Bool {
+        problem("pam.syntax", at: location, why + stopped(from), fix: fix)
+        mayHideCode = true
+        return false
     }
 
     /// The files and modules of an include of another type than auth (`account include FILE`),
