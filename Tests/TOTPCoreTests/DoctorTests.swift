@@ -282,6 +282,18 @@ private final class DoctorTree {
             files: ["/etc/pam.d/sudo": "auth [success=1 default=die] pam_permit.so\n[auth ] required pam_totpd.so\nauth required pam_permit.so\n"],
             id: "pam.syntax", location: "/etc/pam.d/sudo:2", fix: "write auth, account"),
         Breakage(
+            what: "the code as the control of a line without a module",
+            files: ["/etc/pam.d/sudo": "auth [success=1 default=die] pam_permit.so\nauth pam_totpd.so\nauth required pam_permit.so\n"],
+            id: "pam.syntax", location: "/etc/pam.d/sudo:2", fix: "write TYPE CONTROL MODULE"),
+        Breakage(
+            what: "the code after a vertical tab, which is no blank to libpam",
+            files: ["/etc/pam.d/sudo": "auth [success=1 default=die] pam_permit.so\nauth required\u{0B}pam_totpd.so\nauth required pam_permit.so\n"],
+            id: "pam.syntax", location: "/etc/pam.d/sudo:2", fix: "write TYPE CONTROL MODULE"),
+        Breakage(
+            what: "the modules below account includes 16 deep",
+            files: chain("/etc/chain/", "include", 16, bottom: "account required /tmp/x.so\n", type: "account", first: "@include common-auth\nauth required pam_totpd.so\n"),
+            id: "pam.include-depth", location: "/etc/chain/15:1", fix: "fewer levels"),
+        Breakage(
             what: "a pam_deny.so not of the security directory",
             files: [
                 "/etc/pam.d/sudo": "auth [success=done default=ignore] /opt/x/pam_deny.so\nauth required pam_totpd.so\n",
@@ -316,11 +328,11 @@ private final class DoctorTree {
             id: "sshd.usepam", location: "/etc/ssh/sshd_config.d/totpd.conf:1", fix: "UsePAM yes"),
     ]
 
-    /// A service that includes (or substacks) `count` files of `directory`, each the next, the
-    /// last `bottom`.
-    static func chain(_ directory: String, _ control: String, _ count: Int, bottom: String) -> [String: String] {
-        var files = ["/etc/pam.d/sudo": "auth \(control) \(directory)1\n", directory + "\(count)": bottom]
-        for level in 1..<count { files[directory + "\(level)"] = "auth \(control) \(directory)\(level + 1)\n" }
+    /// A service that includes (or substacks) `count` files of `directory` by lines of `type`,
+    /// each the next, the last `bottom`; its own file starts with `first`.
+    static func chain(_ directory: String, _ control: String, _ count: Int, bottom: String, type: String = "auth", first: String = "") -> [String: String] {
+        var files = ["/etc/pam.d/sudo": first + "\(type) \(control) \(directory)1\n", directory + "\(count)": bottom]
+        for level in 1..<count { files[directory + "\(level)"] = "\(type) \(control) \(directory)\(level + 1)\n" }
         return files
     }
 
@@ -349,6 +361,27 @@ private final class DoctorTree {
         let failed = await host.problems()
         #expect(Set(failed.map(\.id)) == ["pam.include-missing", "pam.syntax"], "\(failed)")
         #expect(failed.contains { $0.message.contains("every login of service sudo fails") })
+        // The file passed over may be the one that holds the code: the warning stays.
+        for line in ["@include common-auth /etc/extra/code", "auth include common-auth /etc/extra/code"] {
+            try host.write("/etc/pam.d/sudo", line + "\n")
+            try host.write("/etc/extra/code", "auth required pam_totpd.so\n")
+            await expectOnly("pam.syntax", at: "/etc/pam.d/sudo:1", fixMentions: "line for each file", in: host)
+        }
+    }
+
+    /// On Debian 12 /lib is /usr/lib: a module named by either path is the system's.
+    @Test func theSecurityDirectoryByWayOfUsr() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/pam.d/sudo", "auth [success=1 default=ignore] /usr\(PAMStack.moduleDirectory)pam_unix.so\nauth requisite pam_deny.so\nauth required /usr\(PAMStack.moduleDirectory)pam_totpd.so unenrolled=enroll\n")
+        #expect(await host.problems() == [])
+    }
+
+    /// An include of account lines doctor cannot read hides the modules it loads.
+    @Test func anIncludeOfAnotherTypeThatIsNotTextIsNamed() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\naccount include /etc/latin\n")
+        #expect(FileManager.default.createFile(atPath: host.root + "/etc/latin", contents: Data([0x23, 0xE9, 0x0A])))
+        await expectOnly("pam.unreadable", at: "/etc/pam.d/sudo:3", fixMentions: "regular file", in: host)
     }
 
     @Test func anIncludeChainIsFollowedToTheCodeLine() async throws {
@@ -546,10 +579,13 @@ private final class DoctorTree {
         #expect(tooLarge.map(\.id) == ["pam.unreadable", "pam.unreadable"], "\(tooLarge)")
         #expect(tooLarge.first?.message.contains("is larger than 4 MiB") == true, "\(tooLarge)")
 
+        // libpam follows them without end; doctor stops reading the stack where it stops following.
         let repeating = try DoctorTree()
-        try repeating.write("/etc/pam.d/sudo", "auth required pam_totpd.so\n" + String(repeating: "@include sudo\n", count: 3))
-        let repeated = await repeating.problems()
-        #expect(repeated.map(\.id).contains("pam.stack-too-large"), "\(repeated.map(\.id))")
+        for (line, count) in [("@include sudo", 3), ("auth include sudo", 2000), ("account include sudo", 2000)] {
+            try repeating.write("/etc/pam.d/sudo", "auth required pam_totpd.so\n" + String(repeating: line + "\n", count: count))
+            let repeated = await repeating.problems()
+            #expect(repeated.map(\.id) == ["pam.include-depth"], "\(repeated.map(\.id))")
+        }
 
         let sshd = try DoctorTree()
         try sshd.write("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config /etc/ssh/sshd_config /etc/ssh/sshd_config\n")
@@ -713,9 +749,11 @@ private final class DoctorTree {
         try host.write("/srv/isa/lib/security", "", mode: 0o666)
         try host.write("/srv/exec/check", "", mode: 0o777)
         try host.write("/usr/local/sbin/hook", "#!/srv/exec/check\n", mode: 0o755)
+        try host.write("/usr/local/sbin/nearby", "#!interpreter\n", mode: 0o755)
         let execLines = [
             "auth optional /srv/isa$ISA", "auth optional pam_exec.so quiet log=/var/log/x /srv/exec/check", "auth optional pam_exec.so DEBUG Log=/x /srv/exec/check",
             "auth optional pam_exec.so /bin/sh /srv/exec/check", "auth optional pam_exec.so check", "auth optional pam_exec.so /usr/local/sbin/hook",
+            "auth optional pam_exec.so /usr/local/sbin/nearby", "auth optional pam_exec.so /bin/sh -e hook.sh", "auth optional pam_exec.so /usr/bin/env A=1 hook",
         ]
         for line in execLines {
             try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\n\(line)\n")
@@ -730,13 +768,30 @@ private final class DoctorTree {
         try host.write("/etc/pam.d/other", "auth required pam_deny.so\nsession optional /srv/exec/check\n")
         await expectOnly("pam.untrusted-module", at: "/etc/pam.d/other:2", fixMentions: "root's", in: host)
         unlink(host.root + "/etc/pam.d/other")
-        // How sshd starts.
+        // How sshd starts: its options, and its units wherever systemd finds them; a masked one
+        // is a link to /dev/null.
         try host.write("/etc/default/ssh", "SSHD_OPTS=\n", mode: 0o666)
         await expectOnly("sshd.untrusted-file", at: "/etc/default/ssh", fixMentions: "chmod go-w", in: host)
-        try host.write("/etc/default/ssh", "SSHD_OPTS='-o AuthenticationMethods=publickey'\n")
-        let options = await host.problems()
-        #expect(options.map(\.id) == ["sshd.command-line"] && options.first?.severity == .warning, "\(options)")
+        for line in ["SSHD_OPTS='-o AuthenticationMethods=publickey'", "export SSHD_OPTS = \"-o AuthenticationMethods=publickey\""] {
+            try host.write("/etc/default/ssh", line + "\n")
+            let options = await host.problems()
+            #expect(options.map(\.id) == ["sshd.command-line"] && options.first?.severity == .warning, "\(options)")
+        }
         unlink(host.root + "/etc/default/ssh")
+        for directory in ["/usr/lib/systemd/system/ssh.service.d", "/etc/systemd/system/service.d", "/run/systemd/system.control/sshd@.service.d"] {
+            try FileManager.default.createDirectory(atPath: host.root + directory, withIntermediateDirectories: true)
+            chmod(host.root + directory, 0o777)
+            await expectOnly("sshd.untrusted-file", at: directory, fixMentions: "chmod go-w", in: host)
+            chmod(host.root + directory, 0o755)
+        }
+        if geteuid() == 0 {
+            var null = stat()
+            try FileManager.default.createDirectory(atPath: host.root + "/dev", withIntermediateDirectories: true)
+            #expect(stat("/dev/null", &null) == 0 && mknod(host.root + "/dev/null", S_IFCHR | 0o666, null.st_rdev) == 0)
+            chmod(host.root + "/dev/null", 0o666)
+            #expect(symlink("/dev/null", host.root + "/etc/systemd/system/ssh.service") == 0)
+            #expect(await host.problems() == [])
+        }
         // A listed directory reached through `.`.
         try host.write("/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/./*.conf\nPasswordAuthentication yes\n")
         chmod(host.root + "/etc/ssh/sshd_config.d", 0o1777)

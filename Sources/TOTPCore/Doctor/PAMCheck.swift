@@ -147,6 +147,8 @@ package struct PAMCheck {
         for _ in 0..<5 {
             if let owner = tree.ownershipProblem(of: file) { return owner }
             guard let interpreter = tree.interpreter(of: file) else { return nil }
+            // The kernel finds such a one from the working directory of the login.
+            guard interpreter.hasPrefix("/") else { return "the #! line of \(tree.path(file)) names \(interpreter) without a path, which runs from the working directory of whatever logs in" }
             file = interpreter
         }
         return nil

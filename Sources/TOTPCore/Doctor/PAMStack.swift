@@ -21,7 +21,9 @@ package struct PAMStack: Sendable {
         /// The module's name when it is the file of that name in the security directory, where
         /// libpam's own modules are: one of the same name elsewhere may do anything.
         package var systemModuleName: String? {
-            !module.contains("/") || module == PAMStack.moduleDirectory + moduleName ? moduleName : nil
+            // With /usr merged, as on Debian 12, /usr/lib is /lib.
+            let systemPaths = [PAMStack.moduleDirectory, "/usr" + PAMStack.moduleDirectory].map { $0 + moduleName }
+            return !module.utf8.contains(UInt8(ascii: "/")) || systemPaths.contains { $0.utf8.elementsEqual(module.utf8) } ? moduleName : nil
         }
         /// pam_totpd.so, or a copy of it under a name that says so (pam_totpd.so.1).
         package var isCodeModule: Bool { moduleName.hasPrefix("pam_totpd") && !mustFail }
@@ -48,8 +50,11 @@ package struct PAMStack: Sendable {
     package private(set) var mayHideCode = false
     /// libpam stopped reading the service's own file, and fails every login of it.
     package private(set) var failsEveryLogin = false
-    /// Whether a line names pam_totpd, the code or not: one libpam keeps as failing too.
-    package var namesCode: Bool { entries.contains { !$0.isSubstack && $0.line.moduleName.hasPrefix("pam_totpd") } }
+    /// Whether a line names pam_totpd in any of its words, the code or not: one libpam keeps as
+    /// failing too, with the module's name where it takes no module (`auth pam_totpd.so`).
+    package var namesCode: Bool {
+        entries.contains { entry in !entry.isSubstack && ([entry.line.control.text, entry.line.module] + entry.line.arguments).contains { $0.contains("pam_totpd") } }
+    }
     /// The module files its lines load, of every type, as libpam finds them: a name that is
     /// not absolute is put after the security directory.
     package private(set) var modules: [(file: String, location: String)] = []
@@ -106,8 +111,10 @@ package struct PAMStack: Sendable {
                 return true
             }
             guard depth < Self.maxDepth else {
-                // What lies deeper, a pam_totpd.so line among it, doctor does not see.
+                // What lies deeper, a pam_totpd.so line among it, doctor does not see; nor the
+                // rest, which a file that includes itself many times would make endless.
                 mayHideCode = true
+                isTruncated = true
                 problem(
                     "pam.include-depth", at: from,
                     "\(path) is included \(Self.maxDepth) levels deep: libpam goes on including (a loop until it can open no more files), doctor does not, so the stack of service \(service) is not checked past it",
@@ -170,6 +177,8 @@ package struct PAMStack: Sendable {
             if type == "@include" {
                 // libpam includes the word after it and passes over any others.
                 if tokens.count > 2 {
+                    // What was meant to be included too may be the code.
+                    mayHideCode = true
                     problem("pam.syntax", severity: .warning, at: location, "libpam includes only \(Self.unbracketed(tokens[1])) and passes over the rest of the line", fix: "write one @include line for each file")
                 } else if tokens.count < 2 {
                     problem("pam.syntax", at: location, "@include names no file, so libpam fails it", fix: "write @include FILE")
@@ -223,6 +232,10 @@ package struct PAMStack: Sendable {
                 includeFailed(at: path, number, control: controlText, level: level)
                 continue
             }
+            if (keyword == "include" || keyword == "substack") && tokens.count > 3 {
+                mayHideCode = true
+                problem("pam.syntax", severity: .warning, at: location, "libpam \(keyword)s only \(module) and passes over the rest of the line", fix: "write one \(keyword) line for each file")
+            }
             if keyword == "include" {
                 if !load(module, tree: tree, level: level, depth: depth + 1, from: location, allTypes: false) {
                     includeFailed(at: path, number, control: controlText, level: level)
@@ -265,13 +278,34 @@ package struct PAMStack: Sendable {
     /// The files and modules of an include of another type than auth (`account include FILE`),
     /// followed for the files it reads and the modules it loads alone.
     private mutating func collectModules(_ name: String, type: String, tree: HostTree, depth: Int, from location: String) {
-        guard depth < Self.maxDepth, !isTruncated else { return }
+        guard !isTruncated else { return }
+        guard depth < Self.maxDepth else {
+            mayHideCode = true
+            isTruncated = true
+            problem(
+                "pam.include-depth", at: location,
+                "this include is \(Self.maxDepth) levels deep: libpam goes on including and loads the modules it finds, doctor does not, so the stack of service \(service) is not checked past it",
+                fix: "remove the include that leads back to it, or include fewer levels deep")
+            return
+        }
         let file = name.hasPrefix("/") ? name : Self.directories[0] + "/" + name
         if let owner = tree.ownershipProblem(of: file) {
             untrusted(file, owner, at: location, tree: tree)
             return
         }
-        guard let text = tree.contents(of: file) else { return }
+        let text: String
+        do {
+            text = try tree.read(file)
+        } catch .missing {
+            return
+        } catch {
+            mayHideCode = true
+            isTruncated = error == .readLimitReached
+            problem(
+                "pam.unreadable", at: location, "\(tree.path(file)) \(error), so the modules it loads are not checked",
+                fix: "make \(tree.path(file)) a regular file that root can read, included once")
+            return
+        }
         for (number, line) in Self.logicalLines(text).lines {
             let words = Self.tokens(line).map(Self.unbracketed)
             guard let first = words.first else { continue }
@@ -335,10 +369,19 @@ package struct PAMStack: Sendable {
         }
         if path.split(separator: "/").last == "pam_exec.so", let program = arguments.firstIndex(where: { !isOption($0) }) {
             files.append(arguments[program])
-            files += arguments[(program + 1)...].filter { $0.hasPrefix("/") }
+            let given = arguments[(program + 1)...]
+            files += given.filter { $0.hasPrefix("/") }
+            // An interpreter runs the script it is given, and env a program from PATH: named
+            // without a path, each is found from the login's working directory or environment.
+            let name = arguments[program].split(separator: "/").last.map(String.init) ?? ""
+            if interpreters.contains(name) || name.hasPrefix("python"), let script = given.first(where: { !$0.hasPrefix("-") && !$0.contains("=") }), !script.hasPrefix("/") {
+                files.append(script)
+            }
         }
         return files
     }
+
+    private static let interpreters: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "busybox", "perl", "ruby", "env", "node", "lua", "tclsh"]
 
     /// Where libpam looks for a module named without a path (DEFAULT_MODULE_PATH): Debian's
     /// multiarch security directory for the architecture doctor was built for.

@@ -26,14 +26,30 @@ package struct SSHDCheck {
         return (SSHDConfiguration(tree: tree), [note])
     }
 
+    /// Where systemd looks for a unit and its drop-ins, in every directory of its search path:
+    /// ssh.service, ssh.socket and the sshd@.service it starts, and the drop-ins of every service
+    /// and socket.
+    private static let unitPaths: [(path: String, listed: Bool)] = {
+        let directories = [
+            "/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient", "/etc/systemd/system", "/run/systemd/system",
+            "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
+        ]
+        var paths: [(path: String, listed: Bool)] = []
+        for directory in directories {
+            for unit in ["ssh.service", "ssh.socket", "sshd@.service"] {
+                paths += [(directory + "/" + unit, false), (directory + "/" + unit + ".d", true)]
+            }
+            paths += [(directory + "/service.d", true), (directory + "/socket.d", true)]
+        }
+        return paths
+    }()
+
     /// How sshd starts decides as much as its files: Debian's ssh.service passes SSHD_OPTS from
     /// /etc/default/ssh, whose `-o` options override every file, and whoever can change the unit,
     /// its drop-ins or that file gives sshd any.
     package static func startupFindings(tree: HostTree) -> [DoctorFinding] {
-        let listed = ["/etc/systemd/system/ssh.service.d", "/run/systemd/system/ssh.service.d"]
-        let files = ["/etc/default/ssh", "/lib/systemd/system/ssh.service", "/usr/lib/systemd/system/ssh.service", "/etc/systemd/system/ssh.service"]
-        var findings = (files + listed).compactMap { file in
-            tree.ownershipProblem(of: file, listed: listed.contains(file)).map { owner in
+        var findings = ([("/etc/default/ssh", false)] + unitPaths).compactMap { file, listed in
+            tree.ownershipProblem(of: file, listed: listed).map { owner in
                 DoctorFinding(
                     id: "sshd.untrusted-file", severity: .error, subject: "sshd", location: tree.path(file),
                     message: "\(owner): whoever can change it chooses the options sshd starts with, which override sshd_config (-o AuthenticationMethods=publickey lets a key alone in)",
@@ -42,9 +58,12 @@ package struct SSHDCheck {
         }
         let lines = (tree.contents(of: "/etc/default/ssh") ?? "").split(separator: "\n", omittingEmptySubsequences: false)
         for (index, line) in lines.enumerated() {
-            let assignment = line.drop { $0 == " " || $0 == "\t" }
-            guard assignment.hasPrefix("SSHD_OPTS=") else { continue }
-            let value = assignment.dropFirst("SSHD_OPTS=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"' \t"))
+            // systemd's EnvironmentFile takes blanks around `=`, and the sysvinit script a shell's `export`.
+            var assignment = line.drop { $0 == " " || $0 == "\t" }
+            if assignment.hasPrefix("export ") { assignment = assignment.dropFirst("export ".count) }
+            let parts = assignment.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "SSHD_OPTS" else { continue }
+            let value = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"' \t"))
             guard !value.isEmpty else { continue }
             findings.append(
                 DoctorFinding(
