@@ -96,8 +96,10 @@ def test_the_first_connection_starts_the_daemon_which_reports_ready(system):
     daemon = [entry for entry in entries[:started] if entry.get("_PID") == shown["MainPID"]]
     own = [entry["TEXT"] for entry in daemon if entry["_TRANSPORT"] == "stdout"]
     assert own.count("store ready") == 1 and own.count("listening on the socket systemd passed") == 2, own
-    # The container's /var is a tmpfs (--volatile=overlay), which keeps no blocks for root.
-    assert set(own) - {"store ready", "listening on the socket systemd passed"} == {NO_RESERVE}, own
+    # The container's /var is a tmpfs (--volatile=overlay), which keeps no blocks for root. The
+    # first connection's request may be answered before systemd logs Started: READY=1 goes out
+    # first, and systemd reads it in its own time.
+    assert set(own) - {"store ready", "listening on the socket systemd passed", "request handled"} == {NO_RESERVE}, own
     # And libdispatch's complaint that the sandbox (no CAP_SYS_NICE) refused a worker thread's
     # nice value; harmless, and in OPERATIONS.md.
     assert {entry["TEXT"] for entry in daemon if entry["_TRANSPORT"] != "stdout"} <= {RENICE_REFUSED}, daemon
