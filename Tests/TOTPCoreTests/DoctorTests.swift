@@ -286,6 +286,13 @@ private final class DoctorTree {
             files: ["/etc/pam.d/sudo": "auth [success=1 default=die] pam_permit.so\nauth pam_totpd.so\nauth required pam_permit.so\n"],
             id: "pam.syntax", location: "/etc/pam.d/sudo:2", fix: "write TYPE CONTROL MODULE"),
         Breakage(
+            what: "an include whose name ends in a vertical tab",
+            files: [
+                "/etc/pam.d/sudo": "auth [success=1 default=die] pam_permit.so\nauth include /etc/extra/code\u{0B}\nauth required pam_permit.so\n",
+                "/etc/extra/code": "auth required pam_totpd.so\n",
+            ],
+            id: "pam.include-missing", location: "/etc/pam.d/sudo:2", fix: "create /"),
+        Breakage(
             what: "the code after a vertical tab, which is no blank to libpam",
             files: ["/etc/pam.d/sudo": "auth [success=1 default=die] pam_permit.so\nauth required\u{0B}pam_totpd.so\nauth required pam_permit.so\n"],
             id: "pam.syntax", location: "/etc/pam.d/sudo:2", fix: "write TYPE CONTROL MODULE"),
@@ -369,10 +376,18 @@ private final class DoctorTree {
         }
     }
 
+    /// A line of the module's name alone is one libpam keeps as failing, which a jump passes.
+    @Test func theCodeAloneOnALineIsNamed() async throws {
+        let host = try DoctorTree()
+        try host.write("/etc/pam.d/sudo", "auth [success=1 default=die] pam_permit.so\npam_totpd.so\nauth required pam_permit.so\n")
+        let problems = await host.problems()
+        #expect(!problems.isEmpty && problems.allSatisfy { $0.id == "pam.syntax" && $0.location == host.root + "/etc/pam.d/sudo:2" }, "\(problems)")
+    }
+
     /// On Debian 12 /lib is /usr/lib: a module named by either path is the system's.
     @Test func theSecurityDirectoryByWayOfUsr() async throws {
         let host = try DoctorTree()
-        try host.write("/etc/pam.d/sudo", "auth [success=1 default=ignore] /usr\(PAMStack.moduleDirectory)pam_unix.so\nauth requisite pam_deny.so\nauth required /usr\(PAMStack.moduleDirectory)pam_totpd.so unenrolled=enroll\n")
+        try host.write("/etc/pam.d/sudo", "auth [success=1 default=ignore] /usr\(PAMStack.moduleDirectory)/pam_unix.so\nauth requisite pam_deny.so\nauth required /usr\(PAMStack.moduleDirectory)pam_totpd.so unenrolled=enroll\n")
         #expect(await host.problems() == [])
     }
 
@@ -750,14 +765,22 @@ private final class DoctorTree {
         try host.write("/srv/exec/check", "", mode: 0o777)
         try host.write("/usr/local/sbin/hook", "#!/srv/exec/check\n", mode: 0o755)
         try host.write("/usr/local/sbin/nearby", "#!interpreter\n", mode: 0o755)
+        try host.write("/usr/local/sbin/argued", "#!/bin/sh script\n", mode: 0o755)
         let execLines = [
             "auth optional /srv/isa$ISA", "auth optional pam_exec.so quiet log=/var/log/x /srv/exec/check", "auth optional pam_exec.so DEBUG Log=/x /srv/exec/check",
             "auth optional pam_exec.so /bin/sh /srv/exec/check", "auth optional pam_exec.so check", "auth optional pam_exec.so /usr/local/sbin/hook",
-            "auth optional pam_exec.so /usr/local/sbin/nearby", "auth optional pam_exec.so /bin/sh -e hook.sh", "auth optional pam_exec.so /usr/bin/env A=1 hook",
+            "auth optional pam_exec.so /usr/local/sbin/nearby", "auth optional pam_exec.so /bin/sh -e hook.sh", "auth optional pam_exec.so /usr/bin/env A=1 ./hook",
+            "auth optional pam_exec.so /usr/local/sbin/argued", "auth optional pam_exec.so log=exec.log /usr/local/sbin/ok",
         ]
         for line in execLines {
             try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\n\(line)\n")
             await expectOnly("pam.untrusted-module", at: "/etc/pam.d/sudo:3", fixMentions: "root's", in: host)
+        }
+        // Words an interpreter takes for options or their values, not files.
+        try host.write("/usr/local/sbin/ok", "#!/bin/sh -e\n", mode: 0o755)
+        for line in ["auth optional pam_exec.so /bin/sh -c true", "auth optional pam_exec.so /bin/bash -o errexit /usr/local/sbin/ok", "auth optional pam_exec.so /usr/bin/python3 -W ignore /usr/local/sbin/ok"] {
+            try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\n\(line)\n")
+            #expect(await host.problems() == [], "\(line)")
         }
         // Includes of other types, whose modules libpam loads too, and `other`'s, which it loads
         // for every service.
@@ -778,12 +801,27 @@ private final class DoctorTree {
             #expect(options.map(\.id) == ["sshd.command-line"] && options.first?.severity == .warning, "\(options)")
         }
         unlink(host.root + "/etc/default/ssh")
-        for directory in ["/usr/lib/systemd/system/ssh.service.d", "/etc/systemd/system/service.d", "/run/systemd/system.control/sshd@.service.d"] {
+        try host.write("/etc/default/ssh", "# options\r\nSSHD_OPTS=\"-o AuthenticationMethods=publickey\"\r\n")
+        await expectOnly("sshd.command-line", at: "/etc/default/ssh:2", fixMentions: "SSHD_OPTS", in: host)
+        try host.write("/etc/default/ssh", "SSHD_OPTS=\r\n")
+        #expect(await host.problems() == [])
+        unlink(host.root + "/etc/default/ssh")
+        for directory in ["/usr/lib/systemd/system/ssh.service.d", "/etc/systemd/system/service.d", "/run/systemd/system.control/sshd@.service.d", "/etc/systemd/system/sshd.service.d"] {
             try FileManager.default.createDirectory(atPath: host.root + directory, withIntermediateDirectories: true)
             chmod(host.root + directory, 0o777)
             await expectOnly("sshd.untrusted-file", at: directory, fixMentions: "chmod go-w", in: host)
             chmod(host.root + directory, 0o755)
         }
+        // What is in a drop-in, and the environment files it names.
+        try host.write("/etc/systemd/system/ssh.service.d/override.conf", "[Service]\nEnvironmentFile=-/srv/exec/environment\n", mode: 0o666)
+        await expectOnly("sshd.untrusted-file", at: "/etc/systemd/system/ssh.service.d/override.conf", fixMentions: "chmod go-w", in: host)
+        chmod(host.root + "/etc/systemd/system/ssh.service.d/override.conf", 0o644)
+        try host.write("/srv/exec/environment", "", mode: 0o666)
+        await expectOnly("sshd.untrusted-file", at: "/srv/exec/environment", fixMentions: "chmod go-w", in: host)
+        chmod(host.root + "/srv/exec/environment", 0o644)
+        try host.write("/etc/systemd/system/ssh.service.d/override.conf", "[Service]\nEnvironment=SSHD_OPTS=-oAuthenticationMethods=publickey\n")
+        await expectOnly("sshd.command-line", at: "/etc/systemd/system/ssh.service.d/override.conf:2", fixMentions: "SSHD_OPTS", in: host)
+        unlink(host.root + "/etc/systemd/system/ssh.service.d/override.conf")
         if geteuid() == 0 {
             var null = stat()
             try FileManager.default.createDirectory(atPath: host.root + "/dev", withIntermediateDirectories: true)

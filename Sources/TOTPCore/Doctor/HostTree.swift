@@ -221,15 +221,21 @@ package struct HostTree: Sendable, Equatable {
         return listed ? ownershipProblem(walked[walked.count - 1].info, at: shown(nil), isLast: true) : nil
     }
 
-    /// The program a script names on its `#!` line, which the kernel runs to run the script.
-    package func interpreter(of hostPath: String) -> String? {
+    /// The program a script names on its `#!` line, which the kernel runs to run the script, and
+    /// the one argument it gives it (the rest of the line, as Linux reads it).
+    package func interpreter(of hostPath: String) -> (path: String, argument: String?)? {
         guard let file = try? open(hostPath, O_RDONLY | O_NONBLOCK | O_NOCTTY) else { return nil }
         defer { close(file) }
         var bytes = [UInt8](repeating: 0, count: 256)
         let got = bytes.withUnsafeMutableBytes { Glibc.read(file, $0.baseAddress, $0.count) }
         guard got > 2, bytes[0] == UInt8(ascii: "#"), bytes[1] == UInt8(ascii: "!") else { return nil }
-        let path = bytes[2..<got].drop { $0 == 0x20 || $0 == 0x09 }.prefix { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A }
-        return path.isEmpty ? nil : String(decoding: path, as: UTF8.self)
+        let blank = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+        let line = bytes[2..<got].prefix { $0 != 0x0A && $0 != 0 }.drop(while: blank)
+        let path = line.prefix { !blank($0) }
+        let argument = line.dropFirst(path.count).drop(while: blank)
+        let trimmed = argument.reversed().drop(while: blank).reversed()
+        guard !path.isEmpty else { return nil }
+        return (String(decoding: path, as: UTF8.self), trimmed.isEmpty ? nil : String(decoding: trimmed, as: UTF8.self))
     }
 
     private func isTrusted(_ owner: uid_t) -> Bool { owner == 0 || owner == trustedOwner }

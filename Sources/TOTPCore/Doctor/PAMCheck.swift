@@ -131,7 +131,7 @@ package struct PAMCheck {
             let owner =
                 module.file.hasPrefix("/")
                 ? ownershipProblem(running: module.file)
-                : "\(module.file) is run from the working directory of whatever logs in, which for su and sudo the user logging in chooses"
+                : "\(module.file) is named without a path, so it is found from the working directory of whatever logs in, which for su and sudo the user logging in chooses"
             guard let owner else { return nil }
             return DoctorFinding(
                 id: "pam.untrusted-module", severity: .error, subject: subject(stack), location: module.location,
@@ -146,9 +146,15 @@ package struct PAMCheck {
         var file = file
         for _ in 0..<5 {
             if let owner = tree.ownershipProblem(of: file) { return owner }
-            guard let interpreter = tree.interpreter(of: file) else { return nil }
-            // The kernel finds such a one from the working directory of the login.
-            guard interpreter.hasPrefix("/") else { return "the #! line of \(tree.path(file)) names \(interpreter) without a path, which runs from the working directory of whatever logs in" }
+            guard let (interpreter, argument) = tree.interpreter(of: file) else { return nil }
+            // The kernel finds such a one from the working directory of the login, and so does an
+            // interpreter the file it is given there (env a program from PATH).
+            let isEnv = interpreter.split(separator: "/").last == "env"
+            let script = argument.flatMap { $0.hasPrefix("-") || !PAMStack.isInterpreter(interpreter) || (isEnv && !PAMStack.looksLikeAFile($0)) ? nil : $0 }
+            let relative = [interpreter] + (script.map { [$0] } ?? [])
+            if let name = relative.first(where: { !$0.hasPrefix("/") }) {
+                return "the #! line of \(tree.path(file)) names \(name) without a path, which is found from the working directory of whatever logs in"
+            }
             file = interpreter
         }
         return nil

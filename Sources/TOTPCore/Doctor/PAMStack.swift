@@ -22,8 +22,10 @@ package struct PAMStack: Sendable {
         /// libpam's own modules are: one of the same name elsewhere may do anything.
         package var systemModuleName: String? {
             // With /usr merged, as on Debian 12, /usr/lib is /lib.
-            let systemPaths = [PAMStack.moduleDirectory, "/usr" + PAMStack.moduleDirectory].map { $0 + moduleName }
-            return !module.utf8.contains(UInt8(ascii: "/")) || systemPaths.contains { $0.utf8.elementsEqual(module.utf8) } ? moduleName : nil
+            let systemPaths = [PAMStack.moduleDirectory, "/usr" + PAMStack.moduleDirectory].map { Array(($0 + moduleName).utf8) }
+            // The kernel reads `//` as `/`.
+            let written = Array(module.utf8).split(separator: UInt8(ascii: "/")).joined(separator: [UInt8(ascii: "/")])
+            return !module.utf8.contains(UInt8(ascii: "/")) || systemPaths.contains { $0.dropFirst().elementsEqual(written) } ? moduleName : nil
         }
         /// pam_totpd.so, or a copy of it under a name that says so (pam_totpd.so.1).
         package var isCodeModule: Bool { moduleName.hasPrefix("pam_totpd") && !mustFail }
@@ -50,11 +52,9 @@ package struct PAMStack: Sendable {
     package private(set) var mayHideCode = false
     /// libpam stopped reading the service's own file, and fails every login of it.
     package private(set) var failsEveryLogin = false
-    /// Whether a line names pam_totpd in any of its words, the code or not: one libpam keeps as
-    /// failing too, with the module's name where it takes no module (`auth pam_totpd.so`).
-    package var namesCode: Bool {
-        entries.contains { entry in !entry.isSubstack && ([entry.line.control.text, entry.line.module] + entry.line.arguments).contains { $0.contains("pam_totpd") } }
-    }
+    /// Whether a line of its files names pam_totpd in any of its words, the code or not: one
+    /// libpam keeps as failing too, where the module's name stands anywhere (`auth pam_totpd.so`).
+    package private(set) var namesCode = false
     /// The module files its lines load, of every type, as libpam finds them: a name that is
     /// not absolute is put after the security directory.
     package private(set) var modules: [(file: String, location: String)] = []
@@ -144,9 +144,9 @@ package struct PAMStack: Sendable {
             guard from != nil else { return true }
             var missing = "\(path) does not exist"
             let distributions = Self.directories[1] + "/" + name
+            // Meant to be read, a pam_totpd.so line among it perhaps.
+            mayHideCode = true
             if !name.hasPrefix("/"), tree.contents(of: distributions) != nil {
-                // Meant to be read, a pam_totpd.so line among it perhaps.
-                mayHideCode = true
                 missing += ", and libpam looks for an include in \(tree.path(Self.directories[0])) alone, not in \(tree.path(distributions))"
             }
             problem("pam.include-missing", at: from, "\(missing): this line always fails in service \(service)", fix: "create \(path) or remove the line that includes it")
@@ -170,6 +170,7 @@ package struct PAMStack: Sendable {
                 return true
             }
             let tokens = Self.tokens(line)
+            if tokens.contains(where: { $0.contains("pam_totpd") }) { namesCode = true }
             guard let first = tokens.first.map(Self.unbracketed) else { continue }
             let location = "\(path):\(number)"
             // One leading dash only silences a missing module; the line works the same.
@@ -367,21 +368,30 @@ package struct PAMStack: Sendable {
             let lowered = word.lowercased()
             return execOptions.contains(lowered) || lowered.hasPrefix("log=") || lowered.hasPrefix("type=")
         }
-        if path.split(separator: "/").last == "pam_exec.so", let program = arguments.firstIndex(where: { !isOption($0) }) {
+        guard path.split(separator: "/").last == "pam_exec.so" else { return files }
+        // The file pam_exec writes the program's output to, as root.
+        files += arguments.filter { $0.lowercased().hasPrefix("log=") }.map { String($0.dropFirst(4)) }
+        if let program = arguments.firstIndex(where: { !isOption($0) }) {
             files.append(arguments[program])
             let given = arguments[(program + 1)...]
             files += given.filter { $0.hasPrefix("/") }
-            // An interpreter runs the script it is given, and env a program from PATH: named
-            // without a path, each is found from the login's working directory or environment.
-            let name = arguments[program].split(separator: "/").last.map(String.init) ?? ""
-            if interpreters.contains(name) || name.hasPrefix("python"), let script = given.first(where: { !$0.hasPrefix("-") && !$0.contains("=") }), !script.hasPrefix("/") {
-                files.append(script)
-            }
+            // An interpreter runs the script it is given, which named by a relative path is
+            // found from the login's working directory; a word without `/` or `.` is more
+            // likely an option's value than a file.
+            if Self.isInterpreter(arguments[program]) { files += given.filter { !$0.hasPrefix("/") && !$0.hasPrefix("-") && (Self.looksLikeAFile($0)) } }
         }
         return files
     }
 
-    private static let interpreters: Set<String> = ["sh", "bash", "dash", "zsh", "ksh", "busybox", "perl", "ruby", "env", "node", "lua", "tclsh"]
+    /// A shell, env or a language's interpreter, by the name of its file (`perl5.36.0`, `python3`).
+    static func isInterpreter(_ program: String) -> Bool {
+        let name = program.split(separator: "/").last.map(String.init) ?? program
+        let shells: Set<String> = ["sh", "bash", "rbash", "dash", "zsh", "ksh", "mksh", "busybox", "env", "fish"]
+        return shells.contains(name) || ["python", "perl", "ruby", "node", "lua", "tclsh", "php"].contains { name.hasPrefix($0) }
+    }
+
+    /// A relative word an interpreter would open as a file: one with a `/` or a `.` in it.
+    static func looksLikeAFile(_ word: String) -> Bool { !word.hasPrefix("/") && (word.contains("/") || word.contains(".")) && !word.contains("=") }
 
     /// Where libpam looks for a module named without a path (DEFAULT_MODULE_PATH): Debian's
     /// multiarch security directory for the architecture doctor was built for.

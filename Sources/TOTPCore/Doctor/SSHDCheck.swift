@@ -26,17 +26,18 @@ package struct SSHDCheck {
         return (SSHDConfiguration(tree: tree), [note])
     }
 
-    /// Where systemd looks for a unit and its drop-ins, in every directory of its search path:
-    /// ssh.service, ssh.socket and the sshd@.service it starts, and the drop-ins of every service
-    /// and socket.
+    /// Where systemd looks for a unit and its drop-ins, in every directory of its search path
+    /// (generators' included): ssh.service, its alias sshd.service, ssh.socket and the
+    /// sshd@.service it starts, and the drop-ins of every service and socket.
     private static let unitPaths: [(path: String, listed: Bool)] = {
         let directories = [
-            "/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient", "/etc/systemd/system", "/run/systemd/system",
-            "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
+            "/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient", "/run/systemd/generator.early",
+            "/etc/systemd/system", "/etc/systemd/system.attached", "/run/systemd/system", "/run/systemd/system.attached", "/run/systemd/generator",
+            "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system", "/run/systemd/generator.late",
         ]
         var paths: [(path: String, listed: Bool)] = []
         for directory in directories {
-            for unit in ["ssh.service", "ssh.socket", "sshd@.service"] {
+            for unit in ["ssh.service", "sshd.service", "ssh.socket", "sshd@.service"] {
                 paths += [(directory + "/" + unit, false), (directory + "/" + unit + ".d", true)]
             }
             paths += [(directory + "/service.d", true), (directory + "/socket.d", true)]
@@ -46,32 +47,73 @@ package struct SSHDCheck {
 
     /// How sshd starts decides as much as its files: Debian's ssh.service passes SSHD_OPTS from
     /// /etc/default/ssh, whose `-o` options override every file, and whoever can change the unit,
-    /// its drop-ins or that file gives sshd any.
+    /// a drop-in or an environment file it names gives sshd any.
     package static func startupFindings(tree: HostTree) -> [DoctorFinding] {
-        var findings = ([("/etc/default/ssh", false)] + unitPaths).compactMap { file, listed in
-            tree.ownershipProblem(of: file, listed: listed).map { owner in
-                DoctorFinding(
-                    id: "sshd.untrusted-file", severity: .error, subject: "sshd", location: tree.path(file),
-                    message: "\(owner): whoever can change it chooses the options sshd starts with, which override sshd_config (-o AuthenticationMethods=publickey lets a key alone in)",
-                    fix: "make \(tree.path(file)), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
+        var findings: [DoctorFinding] = []
+        var units: [String] = []
+        for (path, listed) in unitPaths {
+            if let owner = tree.ownershipProblem(of: path, listed: listed) {
+                findings.append(untrustedStartup(path, owner, tree: tree))
+            } else if !listed {
+                units.append(path)
+            } else {
+                for name in (try? tree.entries(of: path)) ?? [] where name.hasSuffix(".conf") {
+                    if let owner = tree.ownershipProblem(of: path + "/" + name) { findings.append(untrustedStartup(path + "/" + name, owner, tree: tree)) } else { units.append(path + "/" + name) }
+                }
             }
         }
-        let lines = (tree.contents(of: "/etc/default/ssh") ?? "").split(separator: "\n", omittingEmptySubsequences: false)
-        for (index, line) in lines.enumerated() {
-            // systemd's EnvironmentFile takes blanks around `=`, and the sysvinit script a shell's `export`.
-            var assignment = line.drop { $0 == " " || $0 == "\t" }
-            if assignment.hasPrefix("export ") { assignment = assignment.dropFirst("export ".count) }
-            let parts = assignment.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "SSHD_OPTS" else { continue }
-            let value = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"' \t"))
-            guard !value.isEmpty else { continue }
-            findings.append(
-                DoctorFinding(
-                    id: "sshd.command-line", severity: .warning, subject: "sshd", location: "\(tree.path("/etc/default/ssh")):\(index + 1)",
-                    message: "sshd starts with the options `\(value.prefix(200))`, which override its files, and doctor checks the files without them",
-                    fix: "move the settings into /etc/ssh/sshd_config.d and leave SSHD_OPTS empty, or check `sshd -T \(value.prefix(200))` by hand"))
+        var environmentFiles = ["/etc/default/ssh"]
+        for unit in units {
+            for (number, line) in lines(of: unit, tree: tree) {
+                let (key, value) = assignment(line)
+                if key == "EnvironmentFile" {
+                    let file = value.hasPrefix("-") ? String(value.dropFirst()) : value
+                    if file.hasPrefix("/") && !environmentFiles.contains(file) { environmentFiles.append(file) }
+                } else if key == "Environment" && value.contains("SSHD_OPTS") || key == "ExecStart" && (value.contains(" -o") || value.contains(" -f")) {
+                    findings.append(commandLine(value, at: "\(tree.path(unit)):\(number)"))
+                }
+            }
+        }
+        for file in environmentFiles {
+            if let owner = tree.ownershipProblem(of: file) {
+                findings.append(untrustedStartup(file, owner, tree: tree))
+                continue
+            }
+            for (number, line) in lines(of: file, tree: tree) {
+                // The shell that reads it for the sysvinit script takes `export`.
+                let (key, value) = assignment(line.hasPrefix("export ") ? String(line.dropFirst("export ".count)) : line)
+                if key == "SSHD_OPTS" && !value.isEmpty { findings.append(commandLine(value, at: "\(tree.path(file)):\(number)")) }
+            }
         }
         return findings
+    }
+
+    /// A file's lines, numbered, ended as systemd ends them (a carriage return too), without
+    /// their leading blanks.
+    private static func lines(of file: String, tree: HostTree) -> [(Int, String)] {
+        let text = tree.contents(of: file) ?? ""
+        return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated().map { ($0 + 1, String($1.drop { $0 == " " || $0 == "\t" })) }
+    }
+
+    /// `KEY=VALUE`, with blanks around `=` and quotes around the value as systemd takes them.
+    private static func assignment(_ line: String) -> (key: String, value: String) {
+        let parts = line.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2 else { return ("", "") }
+        return (parts[0].trimmingCharacters(in: .whitespaces), parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"' \t")))
+    }
+
+    private static func untrustedStartup(_ file: String, _ owner: String, tree: HostTree) -> DoctorFinding {
+        DoctorFinding(
+            id: "sshd.untrusted-file", severity: .error, subject: "sshd", location: tree.path(file),
+            message: "\(owner): whoever can change it chooses the options sshd starts with, which override sshd_config (-o AuthenticationMethods=publickey lets a key alone in)",
+            fix: "make \(tree.path(file)), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
+    }
+
+    private static func commandLine(_ value: String, at location: String) -> DoctorFinding {
+        DoctorFinding(
+            id: "sshd.command-line", severity: .warning, subject: "sshd", location: location,
+            message: "sshd starts with the options `\(value.prefix(200))`, which override its files, and doctor checks the files without them",
+            fix: "move the settings into /etc/ssh/sshd_config.d and leave SSHD_OPTS empty, or check `sshd -T` with those options by hand")
     }
 
     package func run() -> [DoctorFinding] {
