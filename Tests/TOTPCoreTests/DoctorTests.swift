@@ -300,6 +300,11 @@ private final class DoctorTree {
             what: "the modules below account includes 16 deep",
             files: chain("/etc/chain/", "include", 16, bottom: "account required /tmp/x.so\n", type: "account", first: "@include common-auth\nauth required pam_totpd.so\n"),
             id: "pam.include-depth", location: "/etc/chain/15:1", fix: "fewer levels"),
+        // A name without a leading / is put after the security directory.
+        Breakage(
+            what: "a relative module that spells the security directory",
+            files: ["/etc/pam.d/sudo": "auth [success=ok default=1] \(PAMStack.moduleDirectory.dropFirst())pam_permit.so\nauth required pam_totpd.so\nauth required pam_permit.so\n"],
+            id: "pam.jump-over-code", location: "/etc/pam.d/sudo:1", fix: "lower the jump"),
         Breakage(
             what: "a pam_deny.so not of the security directory",
             files: [
@@ -766,11 +771,17 @@ private final class DoctorTree {
         try host.write("/usr/local/sbin/hook", "#!/srv/exec/check\n", mode: 0o755)
         try host.write("/usr/local/sbin/nearby", "#!interpreter\n", mode: 0o755)
         try host.write("/usr/local/sbin/argued", "#!/bin/sh script\n", mode: 0o755)
+        try host.write("/usr/local/sbin/split", "#!/usr/bin/env -S sh script\n", mode: 0o755)
+        try host.write("/usr/local/sbin/given", "#!/bin/sh /srv/exec/check\n", mode: 0o755)
+        try host.write("/usr/local/sbin/venv", "#!/usr/bin/env /srv/exec/check\n", mode: 0o755)
         let execLines = [
             "auth optional /srv/isa$ISA", "auth optional pam_exec.so quiet log=/var/log/x /srv/exec/check", "auth optional pam_exec.so DEBUG Log=/x /srv/exec/check",
             "auth optional pam_exec.so /bin/sh /srv/exec/check", "auth optional pam_exec.so check", "auth optional pam_exec.so /usr/local/sbin/hook",
             "auth optional pam_exec.so /usr/local/sbin/nearby", "auth optional pam_exec.so /bin/sh -e hook.sh", "auth optional pam_exec.so /usr/bin/env A=1 ./hook",
             "auth optional pam_exec.so /usr/local/sbin/argued", "auth optional pam_exec.so log=exec.log /usr/local/sbin/ok",
+            "auth optional pam_exec.so /bin/sh script", "auth optional pam_exec.so /bin/busybox sh -e script", "auth optional pam_exec.so /usr/bin/perl -I /usr/lib script",
+            "auth optional pam_exec.so /usr/local/sbin/split", "auth optional pam_exec.so /usr/local/sbin/given", "auth optional pam_exec.so /usr/local/sbin/venv",
+            "auth optional pam_exec.so /usr/bin/awk -f script.awk",
         ]
         for line in execLines {
             try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\n\(line)\n")
@@ -778,7 +789,14 @@ private final class DoctorTree {
         }
         // Words an interpreter takes for options or their values, not files.
         try host.write("/usr/local/sbin/ok", "#!/bin/sh -e\n", mode: 0o755)
-        for line in ["auth optional pam_exec.so /bin/sh -c true", "auth optional pam_exec.so /bin/bash -o errexit /usr/local/sbin/ok", "auth optional pam_exec.so /usr/bin/python3 -W ignore /usr/local/sbin/ok"] {
+        try host.write("/usr/local/sbin/envy", "#!/usr/bin/env python3.11\n", mode: 0o755)
+        try host.write("/usr/local/sbin/boxed", "#!/bin/busybox sh\n", mode: 0o755)
+        let quietLines = [
+            "auth optional pam_exec.so /usr/local/sbin/boxed", "auth optional pam_exec.so /bin/sh -c logger.sh", "auth optional pam_exec.so /usr/bin/env python3.11 /usr/local/sbin/ok",
+            "auth optional pam_exec.so /bin/sh -c true", "auth optional pam_exec.so /bin/bash -o errexit /usr/local/sbin/ok", "auth optional pam_exec.so /usr/bin/python3 -W ignore /usr/local/sbin/ok",
+            "auth optional pam_exec.so /usr/local/sbin/ok log=x", "auth optional pam_exec.so /usr/local/sbin/envy", "auth optional pam_exec.so /bin/sh -ec true",
+        ]
+        for line in quietLines {
             try host.write("/etc/pam.d/sudo", "@include common-auth\nauth required pam_totpd.so\n\(line)\n")
             #expect(await host.problems() == [], "\(line)")
         }
@@ -821,7 +839,31 @@ private final class DoctorTree {
         chmod(host.root + "/srv/exec/environment", 0o644)
         try host.write("/etc/systemd/system/ssh.service.d/override.conf", "[Service]\nEnvironment=SSHD_OPTS=-oAuthenticationMethods=publickey\n")
         await expectOnly("sshd.command-line", at: "/etc/systemd/system/ssh.service.d/override.conf:2", fixMentions: "SSHD_OPTS", in: host)
+        let startups = [
+            "EnvironmentFile=-/etc/ssh/env.d/*.env", "ExecStart=\nExecStart=/usr/sbin/sshd -Do AuthenticationMethods=publickey", "Environment=OPTS=-oAuthenticationMethods=publickey",
+        ]
+        for line in startups {
+            try host.write("/etc/systemd/system/ssh.service.d/override.conf", "[Service]\n\(line)\n")
+            let problems = await host.problems()
+            #expect(problems.map(\.id).contains("sshd.command-line") && Set(problems.map(\.id)) == ["sshd.command-line"], "\(line): \(problems)")
+        }
         unlink(host.root + "/etc/systemd/system/ssh.service.d/override.conf")
+        // The programs a unit runs, and sshd itself.
+        for program in ["/usr/local/sbin/wrapper", "/usr/sbin/sshd"] {
+            try host.write(program, "", mode: 0o777)
+            try host.write("/etc/systemd/system/ssh@.service", "[Service]\nExecStartPre=/usr/local/sbin/wrapper\n")
+            await expectOnly("sshd.untrusted-file", at: program, fixMentions: "chmod go-w", in: host)
+            chmod(host.root + program, 0o755)
+        }
+        unlink(host.root + "/etc/systemd/system/ssh@.service")
+        // What doctor cannot read, systemd reads in part.
+        #expect(FileManager.default.createFile(atPath: host.root + "/etc/systemd/system/ssh.service.d/override.conf", contents: Data("# J\u{FC}rgen\n".utf8.map { $0 == 0xC3 ? 0x20 : $0 })))
+        await expectOnly("sshd.unreadable", at: "/etc/systemd/system/ssh.service.d/override.conf", fixMentions: "UTF-8", in: host)
+        unlink(host.root + "/etc/systemd/system/ssh.service.d/override.conf")
+        // A quote that runs on to the next line.
+        try host.write("/etc/default/ssh", "SSHD_OPTS='\n-oAuthenticationMethods=publickey'\n")
+        await expectOnly("sshd.command-line", at: "/etc/default/ssh:1", fixMentions: "SSHD_OPTS", in: host)
+        unlink(host.root + "/etc/default/ssh")
         if geteuid() == 0 {
             var null = stat()
             try FileManager.default.createDirectory(atPath: host.root + "/dev", withIntermediateDirectories: true)

@@ -140,22 +140,15 @@ package struct PAMCheck {
         }
     }
 
-    /// The owner problem of a file run, or of the interpreters its `#!` lines name in turn (the
-    /// kernel follows four).
-    private func ownershipProblem(running file: String) -> String? {
-        var file = file
-        for _ in 0..<5 {
-            if let owner = tree.ownershipProblem(of: file) { return owner }
-            guard let (interpreter, argument) = tree.interpreter(of: file) else { return nil }
-            // The kernel finds such a one from the working directory of the login, and so does an
-            // interpreter the file it is given there (env a program from PATH).
-            let isEnv = interpreter.split(separator: "/").last == "env"
-            let script = argument.flatMap { $0.hasPrefix("-") || !PAMStack.isInterpreter(interpreter) || (isEnv && !PAMStack.looksLikeAFile($0)) ? nil : $0 }
-            let relative = [interpreter] + (script.map { [$0] } ?? [])
-            if let name = relative.first(where: { !$0.hasPrefix("/") }) {
-                return "the #! line of \(tree.path(file)) names \(name) without a path, which is found from the working directory of whatever logs in"
-            }
-            file = interpreter
+    /// The owner problem of a file run, or of what its `#!` line runs in turn: the interpreter
+    /// and the file its one argument names (the kernel follows four such lines).
+    private func ownershipProblem(running file: String, depth: Int = 0) -> String? {
+        if let owner = tree.ownershipProblem(of: file) { return owner }
+        guard depth < 5, let (interpreter, argument) = tree.interpreter(of: file) else { return nil }
+        for run in [interpreter] + PAMStack.script(run: interpreter, with: argument.map { [$0] } ?? []) {
+            // The kernel finds a relative one from the working directory of the login.
+            guard run.hasPrefix("/") else { return "the #! line of \(tree.path(file)) names \(run) without a path, which is found from the working directory of whatever logs in" }
+            if let problem = ownershipProblem(running: run, depth: depth + 1) { return problem }
         }
         return nil
     }

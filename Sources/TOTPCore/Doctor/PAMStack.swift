@@ -25,7 +25,8 @@ package struct PAMStack: Sendable {
             let systemPaths = [PAMStack.moduleDirectory, "/usr" + PAMStack.moduleDirectory].map { Array(($0 + moduleName).utf8) }
             // The kernel reads `//` as `/`.
             let written = Array(module.utf8).split(separator: UInt8(ascii: "/")).joined(separator: [UInt8(ascii: "/")])
-            return !module.utf8.contains(UInt8(ascii: "/")) || systemPaths.contains { $0.dropFirst().elementsEqual(written) } ? moduleName : nil
+            let isSystem = !module.utf8.contains(UInt8(ascii: "/")) || (module.hasPrefix("/") && systemPaths.contains { $0.dropFirst().elementsEqual(written) })
+            return isSystem ? moduleName : nil
         }
         /// pam_totpd.so, or a copy of it under a name that says so (pam_totpd.so.1).
         package var isCodeModule: Bool { moduleName.hasPrefix("pam_totpd") && !mustFail }
@@ -369,29 +370,61 @@ package struct PAMStack: Sendable {
             return execOptions.contains(lowered) || lowered.hasPrefix("log=") || lowered.hasPrefix("type=")
         }
         guard path.split(separator: "/").last == "pam_exec.so" else { return files }
+        let program = arguments.firstIndex { !isOption($0) } ?? arguments.endIndex
         // The file pam_exec writes the program's output to, as root.
-        files += arguments.filter { $0.lowercased().hasPrefix("log=") }.map { String($0.dropFirst(4)) }
-        if let program = arguments.firstIndex(where: { !isOption($0) }) {
-            files.append(arguments[program])
-            let given = arguments[(program + 1)...]
-            files += given.filter { $0.hasPrefix("/") }
-            // An interpreter runs the script it is given, which named by a relative path is
-            // found from the login's working directory; a word without `/` or `.` is more
-            // likely an option's value than a file.
-            if Self.isInterpreter(arguments[program]) { files += given.filter { !$0.hasPrefix("/") && !$0.hasPrefix("-") && (Self.looksLikeAFile($0)) } }
-        }
+        files += arguments[..<program].filter { $0.lowercased().hasPrefix("log=") }.map { String($0.dropFirst(4)) }
+        guard program < arguments.endIndex else { return files }
+        let given = arguments[(program + 1)...]
+        files += [arguments[program]] + given.filter { $0.hasPrefix("/") } + script(run: arguments[program], with: given).filter { !$0.hasPrefix("/") }
         return files
     }
 
-    /// A shell, env or a language's interpreter, by the name of its file (`perl5.36.0`, `python3`).
-    static func isInterpreter(_ program: String) -> Bool {
-        let name = program.split(separator: "/").last.map(String.init) ?? program
-        let shells: Set<String> = ["sh", "bash", "rbash", "dash", "zsh", "ksh", "mksh", "busybox", "env", "fish"]
-        return shells.contains(name) || ["python", "perl", "ruby", "node", "lua", "tclsh", "php"].contains { name.hasPrefix($0) }
+    /// The files an interpreter runs when given these words, by the name of its file (`sh`,
+    /// `perl5.36.0`): its script, the first word that is neither an option nor an option's value,
+    /// unless an option gives the program itself (`sh -c`, `python -m`, `perl -e`); for env, the
+    /// program it runs when that is named by a path, and what that program runs in turn;
+    /// busybox runs the applet its first word names; awk and sed run the file of their -f.
+    static func script(run interpreter: String, with given: ArraySlice<String>) -> [String] {
+        var name = interpreter.split(separator: "/").last.map(String.init) ?? interpreter
+        var words = given
+        if name == "busybox", let applet = words.popFirst() { name = applet }
+        let shells: Set<String> = ["sh", "bash", "rbash", "dash", "zsh", "ksh", "mksh", "ash"]
+        let isShell = shells.contains(name)
+        if ["awk", "gawk", "mawk", "nawk", "sed"].contains(name) {
+            return words.indices.dropLast().filter { words[$0] == "-f" }.map { words[$0 + 1] }
+        }
+        let (valued, inline): (Set<String>, Set<String>)
+        switch name {
+        case _ where isShell: (valued, inline) = (["-o", "+o", "-O", "+O", "--rcfile", "--init-file"], ["-c"])
+        case "env": (valued, inline) = (["-u", "-C", "--unset", "--chdir"], [])
+        case _ where name.hasPrefix("perl"): (valued, inline) = (["-I", "-M", "-m", "-x", "-0", "-l"], ["-e", "-E"])
+        case _ where name.hasPrefix("python"): (valued, inline) = (["-W", "-X", "-Q"], ["-c", "-m"])
+        case _ where name.hasPrefix("ruby"): (valued, inline) = (["-I", "-r", "-C", "-E", "-F"], ["-e"])
+        case _ where ["node", "nodejs"].contains(name): (valued, inline) = (["-r", "--require"], ["-e", "-p", "--eval", "--print"])
+        case _ where ["lua", "tclsh", "wish", "expect", "php", "fish"].contains { name.hasPrefix($0) }: (valued, inline) = ([], ["-e", "-c", "-r"])
+        default: return []
+        }
+        while let word = words.popFirst() {
+            if word == "--" { break }
+            if inline.contains(word) || (isShell && word.hasPrefix("-") && !word.hasPrefix("--") && word.contains("c")) { return [] }
+            if valued.contains(word) {
+                _ = words.popFirst()
+            } else if name == "env" && word.hasPrefix("-S") {
+                // env -S splits its string into the words it runs.
+                let string = word == "-S" ? (words.popFirst() ?? "") : String(word.dropFirst(2))
+                words = ArraySlice(string.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) + words)
+            } else if word.hasPrefix("-") || (isShell && word.hasPrefix("+")) || (name == "env" && word.contains("=")) {
+                continue
+            } else {
+                words.insert(word, at: words.startIndex)
+                break
+            }
+        }
+        guard let operand = words.first else { return [] }
+        guard name == "env" else { return [operand] }
+        // A program env finds from PATH is the login's to choose, not the user's.
+        return (operand.contains("/") ? [operand] : []) + script(run: operand, with: words.dropFirst())
     }
-
-    /// A relative word an interpreter would open as a file: one with a `/` or a `.` in it.
-    static func looksLikeAFile(_ word: String) -> Bool { !word.hasPrefix("/") && (word.contains("/") || word.contains(".")) && !word.contains("=") }
 
     /// Where libpam looks for a module named without a path (DEFAULT_MODULE_PATH): Debian's
     /// multiarch security directory for the architecture doctor was built for.

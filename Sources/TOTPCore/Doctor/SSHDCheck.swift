@@ -37,7 +37,7 @@ package struct SSHDCheck {
         ]
         var paths: [(path: String, listed: Bool)] = []
         for directory in directories {
-            for unit in ["ssh.service", "sshd.service", "ssh.socket", "sshd@.service"] {
+            for unit in ["ssh.service", "sshd.service", "ssh.socket", "ssh@.service", "sshd@.service"] {
                 paths += [(directory + "/" + unit, false), (directory + "/" + unit + ".d", true)]
             }
             paths += [(directory + "/service.d", true), (directory + "/socket.d", true)]
@@ -63,43 +63,77 @@ package struct SSHDCheck {
             }
         }
         var environmentFiles = ["/etc/default/ssh"]
+        var programs = ["/usr/sbin/sshd"]
         for unit in units {
-            for (number, line) in lines(of: unit, tree: tree) {
+            for (number, line) in lines(of: unit, tree: tree, into: &findings) {
                 let (key, value) = assignment(line)
+                let location = "\(tree.path(unit)):\(number)"
                 if key == "EnvironmentFile" {
                     let file = value.hasPrefix("-") ? String(value.dropFirst()) : value
-                    if file.hasPrefix("/") && !environmentFiles.contains(file) { environmentFiles.append(file) }
-                } else if key == "Environment" && value.contains("SSHD_OPTS") || key == "ExecStart" && (value.contains(" -o") || value.contains(" -f")) {
-                    findings.append(commandLine(value, at: "\(tree.path(unit)):\(number)"))
+                    // A glob, a specifier or a continued line doctor does not expand.
+                    if !file.hasPrefix("/") || file.contains(where: { "*?[%\\".contains($0) }) {
+                        findings.append(commandLine(line, at: location))
+                    } else if !environmentFiles.contains(file) {
+                        environmentFiles.append(file)
+                    }
+                } else if key == "Environment" && (value.contains("SSHD_OPTS") || value.contains("-o") || value.contains("-f")) {
+                    findings.append(commandLine(value, at: location))
+                } else if key.hasPrefix("Exec") {
+                    // The program after systemd's prefixes (`-`, `@`, `+`, `!`, `:`), run as root.
+                    let words = value.drop { "-@:+!|".contains($0) }.split(whereSeparator: \.isWhitespace).map(String.init)
+                    guard let program = words.first, program.hasPrefix("/") else { continue }
+                    programs.append(program)
+                    // sshd's -o and -f, alone or among other letters (`-Do`).
+                    let options = words.dropFirst().filter { $0.hasPrefix("-") && !$0.hasPrefix("--") && $0.dropFirst().contains { $0 == "o" || $0 == "f" } }
+                    if program.split(separator: "/").last == "sshd" && !options.isEmpty { findings.append(commandLine(value, at: location)) }
                 }
             }
+        }
+        for program in programs {
+            if let owner = tree.ownershipProblem(of: program) { findings.append(untrustedStartup(program, owner, tree: tree)) }
         }
         for file in environmentFiles {
             if let owner = tree.ownershipProblem(of: file) {
                 findings.append(untrustedStartup(file, owner, tree: tree))
                 continue
             }
-            for (number, line) in lines(of: file, tree: tree) {
+            for (number, line) in lines(of: file, tree: tree, into: &findings) {
                 // The shell that reads it for the sysvinit script takes `export`.
                 let (key, value) = assignment(line.hasPrefix("export ") ? String(line.dropFirst("export ".count)) : line)
-                if key == "SSHD_OPTS" && !value.isEmpty { findings.append(commandLine(value, at: "\(tree.path(file)):\(number)")) }
+                // Anything but nothing, quoted or not: a quote may run on to the next line.
+                if key == "SSHD_OPTS" && !["", "\"\"", "''"].contains(value) { findings.append(commandLine(value, at: "\(tree.path(file)):\(number)")) }
             }
         }
         return findings
     }
 
     /// A file's lines, numbered, ended as systemd ends them (a carriage return too), without
-    /// their leading blanks.
-    private static func lines(of file: String, tree: HostTree) -> [(Int, String)] {
-        let text = tree.contents(of: file) ?? ""
+    /// their leading blanks; one doctor cannot read is a finding, since systemd reads what it can.
+    private static func lines(of file: String, tree: HostTree, into findings: inout [DoctorFinding]) -> [(Int, String)] {
+        let text: String
+        do {
+            text = try tree.read(file)
+        } catch .missing {
+            return []
+        } catch .notARegularFile {
+            // /dev/null, which masks a unit: systemd reads nothing from it either.
+            return []
+        } catch {
+            findings.append(
+                DoctorFinding(
+                    id: "sshd.unreadable", severity: .error, subject: "sshd", location: tree.path(file),
+                    message: "\(tree.path(file)) \(error), so the options it gives sshd are not checked",
+                    fix: "make it a regular UTF-8 file of at most \(HostTree.maxFileSize >> 20) MiB, or remove it"))
+            return []
+        }
         return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated().map { ($0 + 1, String($1.drop { $0 == " " || $0 == "\t" })) }
     }
 
-    /// `KEY=VALUE`, with blanks around `=` and quotes around the value as systemd takes them.
+    /// `KEY=VALUE`, with blanks around `=`; the value as written, less the blanks around it.
     private static func assignment(_ line: String) -> (key: String, value: String) {
         let parts = line.split(separator: "=", maxSplits: 1)
         guard parts.count == 2 else { return ("", "") }
-        return (parts[0].trimmingCharacters(in: .whitespaces), parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"' \t")))
+        return (parts[0].trimmingCharacters(in: .whitespaces), parts[1].trimmingCharacters(in: .whitespaces))
     }
 
     private static func untrustedStartup(_ file: String, _ owner: String, tree: HostTree) -> DoctorFinding {
