@@ -112,14 +112,7 @@ package struct PAMStack: Sendable {
                 return true
             }
             guard depth < Self.maxDepth else {
-                // What lies deeper, a pam_totpd.so line among it, doctor does not see; nor the
-                // rest, which a file that includes itself many times would make endless.
-                mayHideCode = true
-                isTruncated = true
-                problem(
-                    "pam.include-depth", at: from,
-                    "\(path) is included \(Self.maxDepth) levels deep: libpam goes on including (a loop until it can open no more files), doctor does not, so the stack of service \(service) is not checked past it",
-                    fix: "remove the include that leads back to it, or include fewer levels deep")
+                stopFollowing(at: from ?? path)
                 return true
             }
             guard !isTruncated else { return true }
@@ -277,19 +270,23 @@ package struct PAMStack: Sendable {
         return false
     }
 
+    /// Doctor follows includes no deeper: what lies deeper, a pam_totpd.so line or a module among
+    /// it, it does not see, nor the rest, which a file that includes itself many times would
+    /// make endless.
+    private mutating func stopFollowing(at location: String) {
+        mayHideCode = true
+        isTruncated = true
+        problem(
+            "pam.include-depth", at: location,
+            "this include is \(Self.maxDepth) levels deep: libpam goes on including (a loop until it can open no more files) and loads what it finds, doctor does not, so the stack of service \(service) is not checked past it",
+            fix: "remove the include that leads back to it, or include fewer levels deep")
+    }
+
     /// The files and modules of an include of another type than auth (`account include FILE`),
     /// followed for the files it reads and the modules it loads alone.
     private mutating func collectModules(_ name: String, type: String, tree: HostTree, depth: Int, from location: String) {
         guard !isTruncated else { return }
-        guard depth < Self.maxDepth else {
-            mayHideCode = true
-            isTruncated = true
-            problem(
-                "pam.include-depth", at: location,
-                "this include is \(Self.maxDepth) levels deep: libpam goes on including and loads the modules it finds, doctor does not, so the stack of service \(service) is not checked past it",
-                fix: "remove the include that leads back to it, or include fewer levels deep")
-            return
-        }
+        guard depth < Self.maxDepth else { return stopFollowing(at: location) }
         let file = name.hasPrefix("/") ? name : Self.directories[0] + "/" + name
         if let owner = tree.ownershipProblem(of: file) {
             untrusted(file, owner, at: location, tree: tree)
