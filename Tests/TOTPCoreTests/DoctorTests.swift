@@ -851,7 +851,8 @@ private final class DoctorTree {
         // The programs a unit runs, and sshd itself.
         for program in ["/usr/local/sbin/wrapper", "/usr/sbin/sshd"] {
             try host.write(program, "", mode: 0o777)
-            try host.write("/etc/systemd/system/ssh@.service", "[Service]\nExecStartPre=/usr/local/sbin/wrapper\n")
+            // sshd, run by two lines, is named once.
+            try host.write("/etc/systemd/system/ssh@.service", "[Service]\nExecStartPre=/usr/local/sbin/wrapper\nExecStart=-/usr/sbin/sshd -i\nExecReload=/usr/sbin/sshd -t\n")
             await expectOnly("sshd.untrusted-file", at: program, fixMentions: "chmod go-w", in: host)
             chmod(host.root + program, 0o755)
         }

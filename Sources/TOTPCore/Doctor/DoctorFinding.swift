@@ -42,6 +42,11 @@ package struct DoctorFinding: Sendable, Equatable, Encodable {
     }
 
     /// A check that does not apply here, or that this host cannot answer.
+    /// The fix for a file the login path reads that others could change.
+    package static func ownershipFix(_ path: String) -> String {
+        "make \(path), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)"
+    }
+
     package static func skipped(_ id: String, subject: String, because reason: String, fix: String = "nothing to do") -> DoctorFinding {
         DoctorFinding(id: id, severity: .note, subject: subject, message: reason, fix: fix)
     }

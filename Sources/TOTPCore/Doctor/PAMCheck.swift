@@ -43,9 +43,11 @@ package struct PAMCheck {
         // account and session lines) libpam runs the auth lines of `other`.
         var withAuthLines: Set<String> = []
         var withoutAuthLines: [PAMStack] = []
+        var other: PAMStack?
         var modulesChecked: Set<String> = []
         for name in names {
             let stack = PAMStack(service: name, tree: tree)
+            if name == "other" { other = stack }
             if !stack.entries.isEmpty || stack.failsEveryLogin { withAuthLines.insert(name) } else { withoutAuthLines.append(stack) }
             guard !stack.codeEntries.isEmpty, !stack.failsEveryLogin else {
                 // A pam_totpd.so line libpam keeps as failing, or one doctor may not have seen.
@@ -75,7 +77,7 @@ package struct PAMCheck {
         // libpam loads every module of `other`, of every type, for every service, and a service
         // without auth lines of its own runs other's: their files and modules are part of each login.
         if !outcome.services.isEmpty {
-            let loadedToo = outcome.services.contains("other") ? withoutAuthLines : [PAMStack(service: "other", tree: tree)]
+            let loadedToo = outcome.services.contains("other") ? withoutAuthLines : (other.map { [$0] } ?? [])
             for stack in loadedToo {
                 outcome.findings += stack.problems.filter { $0.id == "pam.untrusted-file" } + moduleOwnershipFindings(stack, skipping: &modulesChecked)
             }

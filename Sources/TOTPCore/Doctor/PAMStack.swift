@@ -167,8 +167,7 @@ package struct PAMStack: Sendable {
             if tokens.contains(where: { $0.contains("pam_totpd") }) { namesCode = true }
             guard let first = tokens.first.map(Self.unbracketed) else { continue }
             let location = "\(path):\(number)"
-            // One leading dash only silences a missing module; the line works the same.
-            let type = (first.hasPrefix("-") ? String(first.dropFirst()) : first).lowercased()
+            let type = Self.lineType(first)
             if type == "@include" {
                 // libpam includes the word after it and passes over any others.
                 if tokens.count > 2 {
@@ -308,7 +307,7 @@ package struct PAMStack: Sendable {
         for (number, line) in Self.logicalLines(text).lines {
             let words = Self.tokens(line).map(Self.unbracketed)
             guard let first = words.first else { continue }
-            let lineType = (first.hasPrefix("-") ? String(first.dropFirst()) : first).lowercased()
+            let lineType = Self.lineType(first)
             let here = "\(tree.path(file)):\(number)"
             if lineType == "@include", words.count >= 2 {
                 collectModules(words[1], type: type, tree: tree, depth: depth + 1, from: here)
@@ -325,7 +324,13 @@ package struct PAMStack: Sendable {
     private mutating func untrusted(_ file: String, _ owner: String, at location: String, tree: HostTree) {
         problem(
             "pam.untrusted-file", at: location, "\(owner): whoever can change it decides what a login of service \(service) runs, so doctor does not read it",
-            fix: "make \(tree.path(file)), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
+            fix: DoctorFinding.ownershipFix(tree.path(file)))
+    }
+
+    /// A line's type as libpam reads its first word: in any case, and one leading dash only
+    /// silences a missing module, the line working the same.
+    private static func lineType(_ first: String) -> String {
+        (first.hasPrefix("-") ? String(first.dropFirst()) : first).lowercased()
     }
 
     /// What libpam stopping in a file does: to the service's own, or to an include of it.

@@ -82,7 +82,8 @@ package struct SSHDCheck {
                     // The program after systemd's prefixes (`-`, `@`, `+`, `!`, `:`), run as root.
                     let words = value.drop { "-@:+!|".contains($0) }.split(whereSeparator: \.isWhitespace).map(String.init)
                     guard let program = words.first, program.hasPrefix("/") else { continue }
-                    programs.append(program)
+                    // sshd runs on ExecStartPre, ExecStart and ExecReload alike: each file is judged once.
+                    if !programs.contains(program) { programs.append(program) }
                     // sshd's -o and -f, alone or among other letters (`-Do`).
                     let options = words.dropFirst().filter { $0.hasPrefix("-") && !$0.hasPrefix("--") && $0.dropFirst().contains { $0 == "o" || $0 == "f" } }
                     if program.split(separator: "/").last == "sshd" && !options.isEmpty { findings.append(commandLine(value, at: location)) }
@@ -140,7 +141,7 @@ package struct SSHDCheck {
         DoctorFinding(
             id: "sshd.untrusted-file", severity: .error, subject: "sshd", location: tree.path(file),
             message: "\(owner): whoever can change it chooses the options sshd starts with, which override sshd_config (-o AuthenticationMethods=publickey lets a key alone in)",
-            fix: "make \(tree.path(file)), and each directory and link on the way to it, root's and writable by no one else (chown root, chmod go-w)")
+            fix: DoctorFinding.ownershipFix(tree.path(file)))
     }
 
     private static func commandLine(_ value: String, at location: String) -> DoctorFinding {
